@@ -1,0 +1,237 @@
+"""pytest hooks and fixtures: options, image parametrization, header, cleanup.
+
+Flow of a run: options are validated and images.yaml is loaded in pytest_configure (a
+usage error, exit 4, on bad input); every test that asks for `image` is parametrized
+over the images under test with a session-scoped indirect fixture, so tests group by
+image and one container serves all of an image's tests; containers are removed when an
+image's tests are done, at session end, on Ctrl-C and on SIGTERM; leftovers of crashed
+runs are swept before the first container starts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import config as config_module
+from .errors import ConfigError, ImagecheckError
+from .evidence import Evidence
+from .runtime import docker as docker_runtime
+from .runtime import gpu as gpu_runtime
+from .runtime.lifecycle import RunIdentity, SigtermAsInterrupt, new_run_id, sweep_leftovers
+from .session import ImageUnderTest, RunContext
+
+STATE = pytest.StashKey["ImagecheckState"]()
+RUN_ID_KEY = "imagecheck_run_id"
+MARKERS = (
+    "gpu: needs GPU access to the container (skipped without one, failed under --require-gpu)",
+    "multi_gpu: needs at least two GPUs granted to the container",
+    "services: starts the image with its own entrypoint and CMD",
+    "slow: takes more than a few seconds per image",
+)
+
+
+@dataclass
+class ImagecheckState:
+    """Everything the plugin holds for one pytest process."""
+
+    catalog: config_module.Catalog
+    refs: list[str]
+    context: RunContext
+    require_gpu: bool
+    images: dict[str, ImageUnderTest] = field(default_factory=dict)
+    swept: list[str] | None = None
+    sigterm: SigtermAsInterrupt = field(default_factory=SigtermAsInterrupt)
+
+    def image(self, ref: str) -> ImageUnderTest:
+        if ref not in self.images:
+            spec, listed = self.catalog.spec_for(ref)
+            self.images[ref] = ImageUnderTest(ref, spec, listed, self.context)
+        return self.images[ref]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("imagecheck", "imagecheck: validate PyTorch + CUDA container images")
+    group.addoption("--image", action="append", default=[], metavar="REF",
+                    help="Image to validate (repeatable); default: every image in images.yaml")
+    group.addoption("--images-file", default=None, metavar="PATH",
+                    help="The images and their promises (default: images.yaml at the project root)")
+    group.addoption("--gpu-mode", default="auto", metavar="MODE",
+                    help="GPU access for containers: auto, toolkit (--gpus via the NVIDIA Container "
+                         "Toolkit), devices (device nodes and the driver folder), none (default: auto)")
+    group.addoption("--gpus", default="all", metavar="WHICH",
+                    help="GPUs granted to each container: all, a count (2) or indices (0,1) (default: all)")
+    group.addoption("--gpu-driver-dir", default=gpu_runtime.DEFAULT_DRIVER_DIR, metavar="PATH",
+                    help="Host folder with the NVIDIA driver's user-space libraries, mounted read-only "
+                         "in devices mode (default: /usr/local/nvidia)")
+    group.addoption("--require-gpu", action="store_true", default=False,
+                    help="Release sign-off: a GPU check that cannot run fails instead of skipping")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    mode = config.getoption("--gpu-mode")
+    if mode not in gpu_runtime.MODES:
+        raise pytest.UsageError(f"--gpu-mode {mode!r}: expected one of {', '.join(gpu_runtime.MODES)}")
+    try:
+        gpu_runtime.parse_gpus(config.getoption("--gpus"))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    for ref in config.getoption("--image"):
+        if not ref.strip() or any(c.isspace() for c in ref):
+            raise pytest.UsageError(f"--image {ref!r}: expected an image reference such as pytorch-cuda:v2.6")
+    path = Path(config.getoption("--images-file") or Path(config.rootpath) / "images.yaml")
+    try:
+        catalog = config_module.load(path)
+    except ConfigError as error:
+        raise pytest.UsageError(f"images.yaml is not valid:\n  {error}") from None
+    refs = list(dict.fromkeys(config.getoption("--image"))) or list(catalog.images)
+    run_id = getattr(config, "workerinput", {}).get(RUN_ID_KEY) or new_run_id()
+    context = RunContext(
+        identity=RunIdentity(run_id),
+        client_factory=docker_runtime.connect,
+        gpu_factory=lambda client: gpu_runtime.choose(mode, config.getoption("--gpus"),
+                                                      config.getoption("--gpu-driver-dir"), client))
+    state = ImagecheckState(catalog, refs, context, config.getoption("--require-gpu"))
+    config.stash[STATE] = state
+    state.sigterm.install()
+
+
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker labels its containers with the controller's run id."""
+    node.workerinput[RUN_ID_KEY] = node.config.stash[STATE].context.identity.run_id
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    for image in state.images.values():
+        image.close()
+    docker_runtime.remove_all_live()
+    state.sigterm.uninstall()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """With -n, spread images over workers one image per worker (loadgroup)."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in ("no", "load"):
+        config.option.dist = "loadgroup"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return []
+    lines = [f"imagecheck: expectations from {state.catalog.path}"]
+    for ref in state.refs:
+        listed = ref in state.catalog.images
+        lines.append(f"  image {ref}" + ("" if listed else ": not in images.yaml, runs with the defaults"))
+    try:
+        client = state.context.client
+        version = client.version()
+        lines.append(f"  Docker engine {version.get('Version')} (API {version.get('ApiVersion')})")
+    except ImagecheckError as error:
+        lines.append(f"  Docker engine: unreachable ({str(error).splitlines()[0]})")
+    lines.append("  " + state.context.gpu.describe())
+    if state.require_gpu:
+        lines.append("  --require-gpu: GPU checks that cannot run fail")
+    return lines
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "_image_ref" in metafunc.fixturenames:
+        refs = metafunc.config.stash[STATE].refs
+        metafunc.parametrize("_image_ref", refs, indirect=True, scope="session", ids=refs)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group each image's tests on one xdist worker."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "_image_ref" in callspec.params:
+            item.add_marker(pytest.mark.xdist_group(callspec.params["_image_ref"]))
+
+
+@pytest.fixture(scope="session")
+def _image_ref(request: pytest.FixtureRequest):
+    """The image under test (indirectly parametrized); its containers go when its tests end."""
+    state = request.config.stash[STATE]
+    image = state.image(request.param)
+    if state.swept is None:
+        try:
+            state.swept = sweep_leftovers(state.context.client, state.context.identity)
+        except ImagecheckError:
+            state.swept = []
+    try:
+        yield image
+    finally:
+        image.close()
+
+
+@pytest.fixture(scope="session")
+def image(_image_ref: ImageUnderTest) -> ImageUnderTest:
+    """The image under test: its reference, its promises (image.spec), its shared container
+    and its facts (image.facts()). Tests that use it run once per image."""
+    try:
+        _image_ref.docker_image
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+    return _image_ref
+
+
+@pytest.fixture
+def facts(image: ImageUnderTest) -> dict:
+    """Every read-only fact about the image, gathered by one probe run per image and session."""
+    try:
+        return image.facts()
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture
+def evidence(record_property) -> Evidence:
+    """Records what a check observed, for JUnit properties and the sign-off report,
+    also when the check passes."""
+    return Evidence(record_property)
+
+
+@pytest.fixture
+def require_gpus(request: pytest.FixtureRequest, image: ImageUnderTest):
+    """A function: require_gpus(n) skips (or fails under --require-gpu) when fewer than n
+    GPUs are granted to the image's containers."""
+    state = request.config.stash[STATE]
+
+    def require(count: int = 1) -> None:
+        access = image.gpu
+        if access.granted >= count:
+            return
+        reason = (f"needs {count} GPU(s), this host grants {access.granted} "
+                  f"({access.describe().removeprefix('GPU access: ')})")
+        if state.require_gpu:
+            pytest.fail(f"{reason}; --require-gpu makes that a failure", pytrace=False)
+        pytest.skip(reason)
+
+    return require
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Attach the image's container logs to every failing check."""
+    report = yield
+    if report.failed and call.when in ("setup", "call"):
+        image = item.funcargs.get("_image_ref") if hasattr(item, "funcargs") else None
+        if isinstance(image, ImageUnderTest):
+            logs = image.logs()
+            if logs:
+                report.sections.append((f"container log ({image.ref})", logs))
+    return report
+
+
+def pytest_keyboard_interrupt(excinfo) -> None:
+    """Ctrl-C or SIGTERM: remove every container now, before anything else can hang."""
+    docker_runtime.remove_all_live()
+

@@ -1,0 +1,191 @@
+"""One image in one test session: its expectations, its shared container, its facts.
+
+The first check that needs a container starts ONE container for the image (labelled,
+idle under `sleep infinity`, GPU access per policy, the image's documented run options)
+and every probe of every check reuses it. Read-only facts come from one `facts` probe,
+run once and cached, so torch is imported once per image for all of them. Checks that
+must start the image otherwise (its own CMD, another user, two nodes) ask for more
+containers through new_container(), which labels them the same way.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import docker
+
+from . import probes
+from .config import ImageSpec
+from .errors import ImagecheckError
+from .runtime.docker import Container, require_image
+from .runtime.gpu import GpuAccess
+from .runtime.lifecycle import RunIdentity
+
+IDLE_ENTRYPOINT = ["sleep"]
+IDLE_COMMAND = ["infinity"]
+
+
+@dataclass
+class RunContext:
+    """What every image of the session shares: the engine, the run identity, GPU access."""
+
+    identity: RunIdentity
+    client_factory: Callable[[], docker.DockerClient]
+    gpu_factory: Callable[[docker.DockerClient | None], GpuAccess]
+    _client: docker.DockerClient | None = None
+    _gpu: GpuAccess | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self.client_factory()
+            return self._client
+
+    @property
+    def gpu(self) -> GpuAccess:
+        with self._lock:
+            if self._gpu is None:
+                try:
+                    client = self._client or self.client_factory()
+                except ImagecheckError:
+                    client = None
+                self._gpu = self.gpu_factory(client)
+            return self._gpu
+
+
+class ImageUnderTest:
+    """An image and what it promises, with the containers and facts of this session."""
+
+    def __init__(self, ref: str, spec: ImageSpec, listed: bool, context: RunContext) -> None:
+        self.ref = ref
+        self.spec = spec
+        self.listed = listed
+        self.context = context
+        self.containers_started = 0
+        self.torch_imports = 0
+        self._shared: Container | None = None
+        self._start_error: ImagecheckError | None = None
+        self._facts: dict | None = None
+        self._image = None
+        self._live: list[Container] = []
+
+    def __repr__(self) -> str:
+        return f"ImageUnderTest({self.ref!r})"
+
+    # ---- the image -------------------------------------------------------------------
+    @property
+    def docker_image(self):
+        """The image object on the engine (ImageNotFound with a hint if absent)."""
+        if self._image is None:
+            self._image = require_image(self.context.client, self.ref)
+        return self._image
+
+    @property
+    def config(self) -> dict:
+        """The image's configuration (User, Env, Cmd, Entrypoint, ExposedPorts, Labels...)."""
+        return self.docker_image.attrs.get("Config") or {}
+
+    @property
+    def gpu(self) -> GpuAccess:
+        return self.context.gpu
+
+    def run_options(self) -> dict[str, Any]:
+        """The image's documented run options as docker SDK keyword arguments."""
+        options: dict[str, Any] = {}
+        if self.spec.run_options.shm_size:
+            options["shm_size"] = self.spec.run_options.shm_size
+        if self.spec.run_options.ipc:
+            options["ipc_mode"] = self.spec.run_options.ipc
+        return options
+
+    # ---- containers --------------------------------------------------------------------
+    def new_container(self, role: str, *, gpu: GpuAccess | None = None, documented_options: bool = True,
+                      environment: dict[str, str] | None = None, **kwargs: Any) -> Container:
+        """A labelled Container of this image (not started: use it in a with-block)."""
+        self.docker_image  # fail early, with the hint, when the image is absent
+        access = self.gpu if gpu is None else gpu
+        gpu_kwargs = access.container_kwargs(self.config.get("Env"))
+        env = {**gpu_kwargs.pop("environment", {}), **(environment or {})}
+        options = {**(self.run_options() if documented_options else {}), **gpu_kwargs, **kwargs}
+        container = _CountingContainer(self, self.context.client, self.ref,
+                                       labels=self.context.identity.labels(self.ref, role),
+                                       environment=env, **options)
+        return container
+
+    def shared_container(self) -> Container:
+        """The container every probe of this image shares; started on first use."""
+        if self._start_error is not None:
+            raise type(self._start_error)(f"{self._start_error}\n  (the first start of this image's "
+                                          "container failed; later checks report the same)")
+        if self._shared is None:
+            container = self.new_container("probe", entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True)
+            try:
+                container.__enter__()
+                probes.install(container)
+            except ImagecheckError as error:
+                container.remove()
+                self._start_error = error
+                raise
+            except BaseException:
+                container.remove()
+                raise
+            self._shared = container
+        return self._shared
+
+    @property
+    def started(self) -> bool:
+        return self._shared is not None
+
+    # ---- probes --------------------------------------------------------------------------
+    def probe(self, name: str, *args: str, timeout: float | None = None, user: str | None = None,
+              environment: dict[str, str] | None = None) -> probes.ProbeResult:
+        """Run a probe in the shared container."""
+        result = probes.run(self.shared_container(), name, args, timeout=timeout or self.spec.timeouts.probe,
+                            user=user, environment=environment)
+        self.torch_imports += int(result.data.get("torch_imports", 0) or 0)
+        return result
+
+    def facts(self) -> dict:
+        """Every read-only fact, from one `facts` probe run, cached for the session."""
+        if self._facts is None:
+            args = json.dumps({"extra_modules": list(self.spec.extra_modules)})
+            self._facts = self.probe("facts", args).data
+        return self._facts
+
+    def logs(self, tail: int = 60) -> str:
+        """The last log lines of every container of this image still running."""
+        parts = []
+        for container in list(self._live):
+            if container.id:
+                text = container.logs(tail).strip()
+                if text:
+                    parts.append(f"--- {container.name} ---\n{text}")
+        return "\n".join(parts)
+
+    def close(self) -> None:
+        """Remove every container of this image this session started."""
+        self._shared = None
+        for container in list(self._live):
+            container.remove()
+
+
+class _CountingContainer(Container):
+    """A Container that tells its image when it starts, for the container count."""
+
+    def __init__(self, owner: ImageUnderTest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def create(self) -> None:
+        super().create()
+        self._owner.containers_started += 1
+        self._owner._live.append(self)
+
+    def remove(self) -> None:
+        super().remove()
+        if self in self._owner._live:
+            self._owner._live.remove(self)

@@ -1,0 +1,10 @@
+"""torch, torchvision, torchaudio and Python form a real release pairing."""
+from imagecheck.compat import pairing_problems
+from imagecheck.observed import installed_version
+
+
+def test_torch_stack_is_a_real_release_pairing(image, facts, evidence):
+    seen = {name: installed_version(facts, name) for name in ("torch", "torchvision", "torchaudio", "python", "numpy")}
+    evidence("pairing", seen)
+    problems = pairing_problems(seen["torch"], seen["torchvision"], seen["torchaudio"], seen["python"], seen["numpy"])
+    assert not problems, f"{image.ref} does not hold a real release pairing:\n  " + "\n  ".join(problems)

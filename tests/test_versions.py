@@ -1,0 +1,18 @@
+"""Installed versions equal what images.yaml promises."""
+import pytest
+
+from imagecheck.observed import installed_version
+from imagecheck.versions import matches
+
+PACKAGES = ["python", "torch", "torchvision", "torchaudio", "triton"]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_version_is_as_promised(image, facts, evidence, package):
+    expected = getattr(image.spec, package)
+    observed = evidence(f"{package}.version", installed_version(facts, package))
+    if expected is None:
+        pytest.skip(f"images.yaml promises no {package} version for {image.ref}")
+    assert observed is not None, f"{package} is not installed in {image.ref}; images.yaml expects {expected}"
+    assert matches(expected, observed), (
+        f"{package} in {image.ref} is {observed}, images.yaml expects {expected}")
