@@ -102,3 +102,31 @@ def driver_satisfies(driver_version: str, cuda_version: str) -> bool | None:
         return None
     have = components(driver_version)
     return have[: len(floor)] >= floor
+
+
+def promise_problems(promised_torch: str | None, torchvision: str | None, torchaudio: str | None) -> list[str]:
+    """Ways the installed torchvision/torchaudio cannot serve the torch images.yaml promises."""
+    release = release_for_torch(promised_torch) if promised_torch else None
+    if release is None:
+        return []
+    problems = []
+    if torchvision is not None and major_minor(torchvision) != release.torchvision:
+        owner = release_for_torchvision(torchvision)
+        problems.append(f"torchvision {torchvision} cannot serve the promised torch {promised_torch}: "
+                        f"it belongs to torch {owner.torch if owner else 'unknown'}, torch {release.torch} "
+                        f"needs torchvision {release.torchvision}")
+    if torchaudio is not None and major_minor(torchaudio) not in release.torchaudio:
+        problems.append(f"torchaudio {torchaudio} cannot serve the promised torch {promised_torch}: "
+                        f"torch {release.torch} needs torchaudio {' or '.join(release.torchaudio)}")
+    return problems
+
+
+def downgrade_hint(torch_observed: str, torch_expected: str, torchvision_observed: str | None) -> str | None:
+    """Why torch may be older than promised: a torchvision that pins an older torch."""
+    if components(torch_observed) >= components(torch_expected) or torchvision_observed is None:
+        return None
+    owner = release_for_torchvision(torchvision_observed)
+    if owner is not None and owner.torch == major_minor(torch_observed):
+        return (f"torchvision {torchvision_observed} requires torch {owner.torch}.x exactly: a pip step that "
+                f"installed it downgraded torch from the promised {torch_expected}")
+    return None

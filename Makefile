@@ -1,0 +1,40 @@
+# imagecheck: validate PyTorch + CUDA container images.   `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+IMAGE ?= pytorch-cuda:v2.6
+ARGS ?=
+REPORTS ?= reports
+
+.DEFAULT_GOAL := help
+.PHONY: help setup fixtures validate test clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  variables: IMAGE=$(IMAGE) ARGS='extra pytest arguments'"
+
+setup: $(VENV)/.installed ## Create the virtualenv and install the suite's dependencies
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "imagecheck needs Python >= 3.11 on the host (found $$($(PYTHON) --version 2>&1)); set PYTHON=..."; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { echo "cannot create a virtualenv: install python3-venv"; exit 1; }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+fixtures: setup ## Build the fixture images (cached: a second run takes seconds)
+	$(BIN)/python fixtures/images/build.py
+
+validate: setup ## Validate IMAGE (default: the reference image, built if missing)
+	$(BIN)/python fixtures/images/build.py --if-known $(IMAGE)
+	$(BIN)/pytest --image $(IMAGE) $(ARGS)
+
+test: fixtures ## Run the suite's own tests (self-tests against real Docker and the fixture images)
+	$(BIN)/pytest selftest $(ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the setup is broken"; exit 1; fi; exit $$rc
+
+clean: ## Remove the virtualenv, build logs, reports and containers left by crashed runs
+	-docker ps -aq --filter label=imagecheck.run | xargs -r docker rm -f
+	rm -rf $(VENV) build $(REPORTS) .pytest_cache
