@@ -295,11 +295,13 @@ def _convert(annotation: Any, value: Any, where: str, key: str) -> Any:
 def _reject_unknown(raw: dict, allowed: set[str], where: str, section: str, ordered: list[str] | None = None) -> None:
     for key in raw:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            prefixes = sorted((k for k in allowed if str(key).startswith(k)), key=len, reverse=True)
+            close = prefixes or difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             listing = ", ".join(ordered or sorted(allowed))
+            place = "here" if section == "top level" else f"in {section.rstrip('.')}"
             raise ConfigError(f"{where}, key '{_dotted(section, key)}': unknown key{hint} "
-                              f"(allowed in {section}: {listing})")
+                              f"(allowed {place}: {listing})")
 
 
 def _dotted(section: str, key: Any) -> str:
@@ -319,10 +321,13 @@ def _describe(annotation: Any) -> str:
     if dataclasses.is_dataclass(annotation):
         return f"a mapping with keys {', '.join(f.name for f in dataclasses.fields(annotation))}"
     if origin is list:
-        return f"a list of {_describe(args[0])}s"
+        return f"a list of {_PLURALS.get(args[0], _describe(args[0]))}"
     if origin is dict:
-        return f"a mapping of {_describe(args[0])} to {_describe(args[1])}"
+        return f"a mapping of {_PLURALS.get(args[0])} to {_PLURALS.get(args[1])}"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(annotation, str(annotation))
+
+
+_PLURALS = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
 
 
 def _kind(value: Any) -> str:

@@ -9,6 +9,7 @@ runs are swept before the first container starts.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from . import config as config_module
-from .errors import ConfigError, ImagecheckError
+from .errors import ConfigError, DockerUnavailable, ImagecheckError
 from .evidence import Evidence
 from .runtime import docker as docker_runtime
 from .runtime import gpu as gpu_runtime
@@ -164,8 +165,8 @@ def _image_ref(request: pytest.FixtureRequest):
     if state.swept is None:
         try:
             state.swept = sweep_leftovers(state.context.client, state.context.identity)
-        except ImagecheckError:
-            state.swept = []
+        except DockerUnavailable as error:
+            pytest.exit(f"{error}\n  (no check can run without the engine; stopping)", returncode=1)
     try:
         yield image
     finally:
@@ -179,17 +180,40 @@ def image(_image_ref: ImageUnderTest) -> ImageUnderTest:
     try:
         _image_ref.docker_image
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
-    return _image_ref
+        message = str(error)
+    else:
+        return _image_ref
+    pytest.fail(message, pytrace=False)
+
+
+class LazyFacts(Mapping):
+    """The facts of an image, gathered on first use inside the check: a probe that cannot
+    run fails the check (with the reason), not its setup."""
+
+    def __init__(self, image: ImageUnderTest) -> None:
+        self._image = image
+
+    def _data(self) -> dict:
+        try:
+            return self._image.facts()
+        except ImagecheckError as error:
+            message = str(error)
+        pytest.fail(message, pytrace=False)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self):
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
 
 
 @pytest.fixture
-def facts(image: ImageUnderTest) -> dict:
+def facts(image: ImageUnderTest) -> Mapping:
     """Every read-only fact about the image, gathered by one probe run per image and session."""
-    try:
-        return image.facts()
-    except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+    return LazyFacts(image)
 
 
 @pytest.fixture

@@ -1,0 +1,66 @@
+"""What the self-tests share besides fixtures: paths, image names, and how to read an
+inner run (JUnit outcomes) and the engine (labelled containers, create events)."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = "pytorch-cuda:v2.6"
+SEEDRECIPE = "pytorch-cuda:v2.6-seedrecipe"
+
+
+@dataclass
+class Outcome:
+    """One check's result in an inner run: passed, failed, skipped or error, and why."""
+
+    outcome: str
+    message: str
+
+
+@dataclass
+class SuiteRun:
+    """An inner `pytest` run of the suite: exit code, output and each check's outcome."""
+
+    ret: int
+    stdout: str
+    outcomes: dict[str, Outcome]
+    started: float
+    finished: float
+
+    def names(self, outcome: str) -> set[str]:
+        return {name for name, o in self.outcomes.items() if o.outcome == outcome}
+
+    def message(self, name: str) -> str:
+        return self.outcomes[name].message
+
+
+def parse_junit(path: Path) -> dict[str, Outcome]:
+    """Outcomes by test name (test_x[image-param]) from a JUnit XML file."""
+    outcomes = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        outcome, message = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            element = case.find(tag)
+            if element is not None:
+                outcome = {"failure": "failed"}.get(tag, tag)
+                message = (element.get("message") or "") + "\n" + (element.text or "")
+                break
+        outcomes[case.get("name")] = Outcome(outcome, message)
+    return outcomes
+
+
+def labelled_containers(client: docker.DockerClient, **labels: str) -> list:
+    """Containers (running or not) that carry imagecheck.run and the given label values."""
+    filters = ["imagecheck.run"] + [f"imagecheck.{k}={v}" for k, v in labels.items()]
+    return client.containers.list(all=True, filters={"label": filters})
+
+
+def containers_created(client: docker.DockerClient, since: float, until: float, **labels: str) -> list[dict]:
+    """Container 'create' events in a time window, filtered by imagecheck labels."""
+    filters = {"type": "container", "event": "create",
+               "label": ["imagecheck.run"] + [f"imagecheck.{k}={v}" for k, v in labels.items()]}
+    return list(client.events(since=int(since), until=int(until) + 1, filters=filters, decode=True))
