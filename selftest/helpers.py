@@ -64,3 +64,20 @@ def containers_created(client: docker.DockerClient, since: float, until: float, 
     filters = {"type": "container", "event": "create",
                "label": ["imagecheck.run"] + [f"imagecheck.{k}={v}" for k, v in labels.items()]}
     return list(client.events(since=int(since), until=int(until) + 1, filters=filters, decode=True))
+
+
+def run_suite_subprocess(workdir: Path, *args: str, tests: tuple[str, ...] = ("tests",),
+                         timeout: float = 1800) -> SuiteRun:
+    """The suite in a subprocess without pytester, for module-scoped runs shared by tests."""
+    import subprocess
+    import sys
+    import time
+
+    junit = workdir / f"junit-{time.monotonic_ns()}.xml"
+    started = time.time()
+    proc = subprocess.run([sys.executable, "-m", "pytest", *[str(ROOT / t) for t in tests], "--rootdir", str(ROOT),
+                           "-p", "no:cacheprovider", f"--junitxml={junit}", "-rA", *args],
+                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    finished = time.time()
+    outcomes = parse_junit(junit) if junit.exists() else {}
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, outcomes, started, finished)

@@ -1,0 +1,69 @@
+"""The foundation's checks against the two images the project builds: the reference image
+passes every one; the articles' recipe fails exactly the checks its torch downgrade
+breaks, each saying why; and every image gets ONE probe container, however many checks."""
+import pytest
+
+from helpers import REFERENCE, SEEDRECIPE, containers_created, run_suite_subprocess
+
+FOUNDATION = ("tests/test_imports.py", "tests/test_versions.py", "tests/test_release_pairing.py",
+              "tests/test_pip_check.py", "tests/test_shared_libraries.py", "tests/test_derived_image.py")
+CHECKS_PER_IMAGE = 15
+
+
+@pytest.fixture(scope="module")
+def both_images(tmp_path_factory, docker_client, fixture_image):
+    fixture_image(REFERENCE)
+    fixture_image(SEEDRECIPE)
+    return run_suite_subprocess(tmp_path_factory.mktemp("foundation"), "--image", REFERENCE, "--image", SEEDRECIPE,
+                                tests=FOUNDATION)
+
+
+def of(names, ref, refs=(REFERENCE, SEEDRECIPE)):
+    """The test names whose id belongs to ref (the longest known reference that prefixes it)."""
+    def owner(name):
+        inside = name[name.index("[") + 1:-1]
+        matching = [r for r in refs if inside == r or inside.startswith(r + "-")]
+        return max(matching, key=len) if matching else None
+    return {n for n in names if owner(n) == ref}
+
+
+def test_reference_image_passes_every_foundation_check(both_images):
+    assert len(of(both_images.outcomes, REFERENCE)) == CHECKS_PER_IMAGE
+    not_passed = {n: o.message[:400] for n, o in both_images.outcomes.items()
+                  if n in of(both_images.outcomes, REFERENCE) and o.outcome != "passed"}
+    assert not_passed == {}
+
+
+def test_seedrecipe_fails_exactly_what_the_downgrade_breaks(both_images):
+    failed = of(both_images.names("failed"), SEEDRECIPE)
+    assert failed == {f"test_version_is_as_promised[{SEEDRECIPE}-torch]",
+                      f"test_version_is_as_promised[{SEEDRECIPE}-torchvision]",
+                      f"test_version_is_as_promised[{SEEDRECIPE}-triton]",
+                      f"test_torch_stack_is_a_real_release_pairing[{SEEDRECIPE}]",
+                      f"test_module_imports[{SEEDRECIPE}-torchaudio]",
+                      f"test_torchaudio_extension_loads[{SEEDRECIPE}]",
+                      f"test_pip_check_is_clean[{SEEDRECIPE}]",
+                      f"test_derived_image_still_imports[{SEEDRECIPE}]"}
+    assert both_images.ret == 1
+
+
+@pytest.mark.parametrize("check, reasons", [
+    ("test_version_is_as_promised[{}-torch]", ["is 2.2.0+cu121, images.yaml expects 2.6.0",
+                                              "torchvision 0.17.0+cu121 requires torch 2.2.x exactly", "downgraded"]),
+    ("test_version_is_as_promised[{}-torchvision]", ["is 0.17.0+cu121, images.yaml expects 0.21.0"]),
+    ("test_torch_stack_is_a_real_release_pairing[{}]", [
+        "torchvision 0.17.0+cu121 cannot serve the promised torch 2.6.0: it belongs to torch 2.2",
+        "torchaudio 2.6.0 does not pair with torch 2.2.0+cu121"]),
+    ("test_module_imports[{}-torchaudio]", ["`import torchaudio` fails", "undefined symbol"]),
+    ("test_pip_check_is_clean[{}]", ["torchaudio 2.6.0", "torch==2.6.0", "2.2.0"]),
+])
+def test_seedrecipe_failures_say_why(both_images, check, reasons):
+    message = both_images.message(check.format(SEEDRECIPE))
+    for reason in reasons:
+        assert reason in message, f"{reason!r} not in:\n{message[:1500]}"
+
+
+def test_each_image_gets_one_probe_container_for_all_its_checks(both_images, docker_client):
+    for ref in (REFERENCE, SEEDRECIPE):
+        created = containers_created(docker_client, both_images.started, both_images.finished, image=ref, role="probe")
+        assert len(created) == 1, f"{ref}: {len(created)} probe containers for {CHECKS_PER_IMAGE} checks"
