@@ -35,6 +35,6 @@ test: fixtures ## Run the suite's own tests (self-tests against real Docker and 
 	$(BIN)/pytest selftest $(ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the setup is broken"; exit 1; fi; exit $$rc
 
-clean: ## Remove the virtualenv, build logs, reports and containers left by crashed runs
-	-docker ps -aq --filter label=imagecheck.run | xargs -r docker rm -f
+clean: ## Remove containers and images left by crashed runs, build logs, reports and the virtualenv
+	-[ -x $(BIN)/python ] && $(BIN)/python -m imagecheck.runtime.lifecycle
 	rm -rf $(VENV) build $(REPORTS) .pytest_cache

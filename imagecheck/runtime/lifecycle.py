@@ -98,3 +98,18 @@ class SigtermAsInterrupt:
     @staticmethod
     def _handle(signum, frame) -> None:
         raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
+
+
+def main() -> int:
+    """`python -m imagecheck.runtime.lifecycle`: remove what crashed runs left on this host."""
+    from .docker import connect
+
+    removed = sweep_leftovers(connect(), RunIdentity(new_run_id()))
+    for line in removed:
+        print(f"removed {line}")
+    print(f"{len(removed)} leftover(s) of crashed runs removed; containers of live runs were kept")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
