@@ -1,0 +1,94 @@
+"""What the sign-off report says about an image and the host, beyond its checks.
+
+- expectations(spec): what images.yaml promises and the sign-off policy;
+- describe(image): reference, ID, registry digests, size, creation date, labels, user,
+  entrypoint and command (from the engine), and the versions seen inside (from the
+  image's one `facts` probe, cached for the session; gathered now if no check did);
+- describe_host(context): the host's GPUs, driver, the GPU access mode and Docker.
+
+Everything returned is plain JSON (it travels from xdist workers to the controller).
+"""
+from __future__ import annotations
+
+import platform
+import socket
+from typing import Any
+
+import pytest
+
+from .config import ImageSpec
+from .errors import ImagecheckError
+from .observed import installed_version
+from .session import ImageUnderTest, RunContext
+
+PROMISED_KEYS = ("python", "torch", "torchvision", "torchaudio", "triton", "cuda", "cudnn", "nccl")
+
+
+def versions_from_facts(facts: dict) -> dict[str, Any]:
+    """The versions seen inside: Python, the torch trio, Triton, NumPy, CUDA, cuDNN, NCCL."""
+    torch = (facts.get("stack") or {}).get("torch") or {}
+    cudnn = torch.get("cudnn_runtime") or (str(torch["cudnn"]) if torch.get("cudnn") else None)
+    versions = {name: installed_version(facts, name)
+                for name in ("python", "torch", "torchvision", "torchaudio", "triton", "numpy")}
+    versions.update(cuda=torch.get("cuda"), cudnn=cudnn, nccl=torch.get("nccl"))
+    return versions
+
+
+def expectations(spec: ImageSpec) -> dict[str, Any]:
+    """What images.yaml promises and its sign-off policy, for the report."""
+    return {"description": spec.description, "promised": {key: getattr(spec, key) for key in PROMISED_KEYS},
+            "policy": {"required": list(spec.checks.required), "advisory": list(spec.checks.advisory),
+                       "max_perf_drop": spec.regression.max_perf_drop}}
+
+
+def describe(image: ImageUnderTest) -> dict[str, Any]:
+    """What the engine and the image's facts say about one image (errors are recorded)."""
+    out: dict[str, Any] = {"ref": image.ref}
+    try:
+        attrs = image.docker_image.attrs
+    except ImagecheckError as error:
+        out["error"] = str(error)
+        return out
+    config = attrs.get("Config") or {}
+    out["image"] = {
+        "id": attrs.get("Id"), "repo_digests": attrs.get("RepoDigests") or [], "size_bytes": attrs.get("Size"),
+        "created": attrs.get("Created"), "architecture": attrs.get("Architecture"), "os": attrs.get("Os"),
+        "user": config.get("User") or "", "entrypoint": config.get("Entrypoint"), "cmd": config.get("Cmd"),
+        "labels": config.get("Labels") or {},
+    }
+    try:
+        facts = image.facts()
+    except ImagecheckError as error:
+        out["facts_error"] = str(error)
+        facts = None
+    if facts is not None:
+        out["versions"] = versions_from_facts(facts)
+        cuda = ((facts.get("stack") or {}).get("torch") or {}).get("cuda_runtime") or {}
+        out["inside"] = {"cuda_available": cuda.get("available"), "devices": cuda.get("devices") or [],
+                         "arch_list": ((facts.get("stack") or {}).get("torch") or {}).get("arch_list") or []}
+    out["session"] = {"containers_started": image.containers_started, "torch_imports": image.torch_imports}
+    return out
+
+
+def describe_host(context: RunContext) -> dict[str, Any]:
+    """The host: name, OS, GPUs and driver, the GPU access mode, the Docker engine."""
+    gpu = context.gpu
+    out: dict[str, Any] = {
+        "hostname": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
+        "pytest": pytest.__version__,
+        "gpus": [{"index": g.index, "name": g.name, "driver": g.driver, "memory_mib": g.memory_mib}
+                 for g in gpu.host_gpus],
+        "driver": gpu.driver_version,
+        "gpu_access": {"mode": gpu.mode, "reason": gpu.reason, "granted": gpu.granted,
+                       "indices": list(gpu.indices), "summary": gpu.describe()},
+    }
+    try:
+        client = context.client
+        version = client.version()
+        info = client.info()
+        out["docker"] = {"version": version.get("Version"), "api_version": version.get("ApiVersion"),
+                         "os": info.get("OperatingSystem"), "kernel": info.get("KernelVersion"),
+                         "storage_driver": info.get("Driver"), "runtimes": sorted(info.get("Runtimes") or {})}
+    except Exception as error:  # the engine may be gone; the report still says so
+        out["docker"] = {"error": str(error).splitlines()[0] if str(error) else type(error).__name__}
+    return out

@@ -1,0 +1,334 @@
+"""report.html: the sign-off report as one self-contained page (no external assets).
+
+Read at a glance: the verdict banner first (green SIGNED OFF, red BLOCKED), the image
+table, regressions against the baseline, then per image its reasons, its failed checks
+expanded with their evidence and container logs, skips, passed checks (collapsed),
+versions, image metadata and performance, a small inline SVG chart of the compile
+speedups, and the host. Rendered from report.json's model only.
+"""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from .verdict import SIGNED_OFF
+
+PALETTE = ("#2563eb", "#d97706", "#7c3aed", "#0d9488", "#db2777", "#65a30d")
+
+CSS = """
+:root { --ok: #15803d; --ok-bg: #dcfce7; --bad: #b91c1c; --bad-bg: #fee2e2; --skip: #92400e;
+        --skip-bg: #fef3c7; --ink: #111827; --muted: #6b7280; --line: #e5e7eb; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); }
+main { padding: 0 24px 40px; max-width: 1200px; }
+.banner { padding: 18px 24px; color: #fff; display: flex; align-items: baseline; gap: 20px; flex-wrap: wrap; }
+.banner.signed-off { background: var(--ok); }
+.banner.blocked { background: var(--bad); }
+.banner .word { font-size: 34px; font-weight: 800; letter-spacing: .5px; }
+.banner .sub { font-size: 15px; opacity: .95; }
+h2 { margin: 28px 0 10px; font-size: 20px; }
+h3 { margin: 18px 0 8px; font-size: 16px; }
+table { border-collapse: collapse; margin: 6px 0 12px; }
+th, td { border: 1px solid var(--line); padding: 5px 8px; text-align: left; vertical-align: top; }
+.grid table, table.evidence { table-layout: fixed; width: 100%; }
+.grid td, .grid th, table.evidence td { overflow-wrap: anywhere; }
+table.evidence td:first-child, table.evidence th:first-child { width: 30%; }
+td.ref { white-space: nowrap; }
+h2 code { font-size: inherit; }
+th { background: #f9fafb; font-weight: 600; }
+tr.row-blocked td:first-child { border-left: 5px solid var(--bad); }
+tr.row-signed-off td:first-child { border-left: 5px solid var(--ok); }
+.badge { white-space: nowrap; display: inline-block; padding: 1px 8px; border-radius: 4px; font-weight: 700; font-size: 12px; }
+.badge.signed-off, .badge.passed { background: var(--ok-bg); color: var(--ok); }
+.badge.blocked, .badge.failed, .badge.error, .badge.xpassed { background: var(--bad-bg); color: var(--bad); }
+.badge.skipped, .badge.xfailed { background: var(--skip-bg); color: var(--skip); }
+.badge.advisory { background: #e5e7eb; color: #374151; }
+ol.reasons { background: var(--bad-bg); border-left: 5px solid var(--bad); padding: 10px 10px 10px 34px; margin: 8px 0; }
+ol.reasons li { margin: 3px 0; }
+ul.notes { color: #374151; }
+.ok-line { background: var(--ok-bg); border-left: 5px solid var(--ok); padding: 8px 12px; }
+details.check { border: 1px solid var(--line); border-left: 5px solid var(--bad); margin: 8px 0; padding: 4px 10px; }
+details.check > summary { cursor: pointer; padding: 4px 0; }
+details.check .msg { color: var(--bad); }
+pre { background: #f3f4f6; padding: 8px 10px; overflow-x: auto; white-space: pre-wrap; word-break: break-word;
+      margin: 6px 0; font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+pre.message { background: var(--bad-bg); }
+table.evidence td:first-child, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+table.evidence pre { margin: 0; }
+.muted { color: var(--muted); }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 0 24px; }
+section.image { border-top: 2px solid var(--line); margin-top: 24px; }
+svg text { font: 12px system-ui, sans-serif; }
+footer { color: var(--muted); padding: 16px 24px; border-top: 1px solid var(--line); }
+"""
+
+
+def e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _slug(verdict: str) -> str:
+    return "signed-off" if verdict == SIGNED_OFF else "blocked"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value) and len(str(value)) < 120:
+        return f"<code>{e(json.dumps(value))}</code>"
+    if isinstance(value, (dict, list)):
+        return f"<pre>{e(json.dumps(value, indent=2, sort_keys=True))}</pre>"
+    return e(value if value is not None else "–")
+
+
+def _evidence(evidence: dict) -> str:
+    if not evidence:
+        return '<p class="muted">no evidence recorded</p>'
+    rows = "".join(f"<tr><td>{e(k)}</td><td>{_value(v)}</td></tr>" for k, v in evidence.items())
+    return f'<table class="evidence"><thead><tr><th>evidence</th><th>observed</th></tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _size(size: Any) -> str:
+    return f"{size / 1e9:.2f} GB" if isinstance(size, (int, float)) else "–"
+
+
+def render(model: dict) -> str:
+    summary = model["summary"]
+    run = model["run"]
+    verdict = summary["verdict"]
+    sub = (f"{summary['signed_off']} of {summary['images']} image(s) signed off · {summary['blocked']} blocked · "
+           f"{run['mode']} run · {e(model['generated'])}")
+    parts = [
+        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>imagecheck sign-off: {e(verdict)}</title><style>{CSS}</style></head><body>",
+        f'<header id="verdict" class="banner {_slug(verdict)}" data-verdict="{e(verdict)}">'
+        f'<span class="word">{e(verdict)}</span><span class="sub">{sub}</span></header>',
+        "<main>", _image_table(model), _incomplete(run), _regressions(model),
+    ]
+    numbered = list(enumerate(model["images"], 1))  # blocked images first: what needs a reader's eyes
+    parts += [_image(index, image) for index, image in sorted(numbered, key=lambda p: p[1]["verdict"] == SIGNED_OFF)]
+    parts += [_performance(model), _host(model.get("host") or {}, run), "</main>",
+              f'<footer>imagecheck {e(model["tool"]["version"])} · report schema {e(model["schema"])} · '
+              f'command: <code>pytest {e(" ".join(run["args"]))}</code></footer>', "</body></html>"]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def _image_table(model: dict) -> str:
+    rows = []
+    for index, image in enumerate(model["images"], 1):
+        counts = image["counts"]
+        versions = image.get("versions") or {}
+        info = image.get("image") or {}
+        reasons = image["reasons"]
+        why = e(reasons[0]) + (f' <span class="muted">(+{len(reasons) - 1} more)</span>' if len(reasons) > 1 else "") \
+            if reasons else '<span class="muted">all required checks passed</span>'
+        tally = (f'<span class="badge passed">{counts["passed"]} passed</span> '
+                 + (f'<span class="badge failed">{counts["failed"] + counts["error"]} failed</span> '
+                    if counts["failed"] + counts["error"] else "")
+                 + (f'<span class="badge skipped">{counts["skipped"]} skipped</span>' if counts["skipped"] else ""))
+        rows.append(
+            f'<tr class="row-{_slug(image["verdict"])}" data-ref="{e(image["ref"])}">'
+            f'<td class="ref"><a href="#image-{index}"><code>{e(image["ref"])}</code></a></td>'
+            f'<td><span class="badge {_slug(image["verdict"])}">{e(image["verdict"])}</span></td>'
+            f"<td>{why}</td><td>{tally}</td><td>{e(versions.get('torch') or '–')}</td>"
+            f"<td>{e(versions.get('cuda') or '–')}</td><td><code>{e((info.get('id') or '–')[:19])}</code></td>"
+            f"<td>{_size(info.get('size_bytes'))}</td></tr>")
+    return ('<section id="images"><h2>Images</h2><table id="image-table"><thead><tr><th>image</th><th>verdict</th>'
+            "<th>why</th><th>checks</th><th>torch</th><th>CUDA</th><th>image ID</th><th>size</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></section>")
+
+
+def _incomplete(run: dict) -> str:
+    if not run["incomplete"] and not run["collection_errors"]:
+        return ""
+    items = "".join(f"<li>{e(r)}</li>" for r in run["incomplete"])
+    errors = "".join(f"<details><summary>collection error: <code>{e(c['nodeid'])}</code></summary>"
+                     f"<pre>{e(c['message'])}</pre></details>" for c in run["collection_errors"])
+    return f'<section id="incomplete"><h2>The run is incomplete</h2><ol class="reasons">{items}</ol>{errors}</section>'
+
+
+def _change(regression: dict) -> str:
+    if "drop" in regression:
+        return f"{regression['drop']:.0%} worse (allowed {regression['threshold']:.0%})"
+    return regression.get("change") or ""
+
+
+def _regressions(model: dict) -> str:
+    base = model.get("baseline")
+    if not base:
+        return ""
+    rows = []
+    for image in model["images"]:
+        for r in image["regressions"]:
+            cls = "failed" if r.get("blocks") else "skipped"
+            rows.append(f'<tr class="regression" data-kind="{e(r["kind"])}"><td><code>{e(image["ref"])}</code></td>'
+                        f'<td><span class="badge {cls}">{e(r["kind"].replace("_", " "))}</span></td>'
+                        f'<td><code>{e(r["name"])}</code></td><td>{e(r["baseline"])}</td><td>{e(r["current"])}</td>'
+                        f'<td>{e(_change(r))}</td>'
+                        f'<td>{"blocks" if r.get("blocks") else "informs"}</td></tr>')
+    body = ("<table><thead><tr><th>image</th><th>kind</th><th>what</th><th>baseline</th><th>now</th>"
+            f"<th>change</th><th>effect</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            if rows else '<p class="ok-line">No regressions against the baseline.</p>')
+    compared = ", ".join(f"{i['ref']} with {i['baseline_ref']}" for i in model["images"] if i.get("baseline_ref"))
+    return (f'<section id="regressions"><h2>Regressions against the baseline</h2>'
+            f'<p class="muted">Baseline <code>{e(base["path"])}</code>, generated {e(base.get("generated"))}; '
+            f"compared: {e(compared or 'nothing (no matching image)')}.</p>{body}</section>")
+
+
+def _check(check: dict, open_: bool) -> str:
+    role = "required" if check.get("required") else "advisory"
+    first = (check["message"] or "").strip().splitlines()
+    sections = "".join(f"<details><summary>{e(s['title'])}</summary><pre>{e(s['content'])}</pre></details>"
+                       for s in check.get("sections") or [])
+    details = (f"<details><summary>full report ({e(check['phase'])})</summary><pre>{e(check['details'])}</pre></details>"
+               if check.get("details") else "")
+    return (f'<details class="check {e(check["outcome"])}" data-check="{e(check["check"])}"{" open" if open_ else ""}>'
+            f'<summary><span class="badge {e(check["outcome"])}">{e(check["outcome"].upper())}</span> '
+            f'<code>{e(check["check"])}</code> <span class="badge {"advisory" if role == "advisory" else ""}">{role}</span> '
+            f'<span class="msg">{e(first[0] if first else "")}</span> <span class="muted">{check["duration_s"]} s</span>'
+            f"</summary>"
+            + (f'<p class="muted">{e(check["doc"])}</p>' if check.get("doc") else "")
+            + f'<pre class="message">{e(check["message"])}</pre><h4>Evidence</h4>{_evidence(check["evidence"])}'
+            + f'{details}{sections}<p class="muted"><code>{e(check["nodeid"])}</code>'
+            + (f" · worker {e(check['worker'])}" if check.get("worker") else "") + "</p></details>")
+
+
+def _image(index: int, image: dict) -> str:
+    slug = _slug(image["verdict"])
+    out = [f'<section class="image" id="image-{index}" data-ref="{e(image["ref"])}" data-verdict="{e(image["verdict"])}">',
+           f'<h2><code>{e(image["ref"])}</code> <span class="badge {slug}">{e(image["verdict"])}</span></h2>']
+    if image.get("description"):
+        out.append(f'<p class="muted">{e(image["description"])}</p>')
+    if image["reasons"]:
+        out.append('<ol class="reasons">' + "".join(f"<li>{e(r)}</li>" for r in image["reasons"]) + "</ol>")
+    else:
+        out.append('<p class="ok-line">Every required check passed.</p>')
+    if image.get("regressions"):
+        out.append("<h3>Regressions</h3><ul>" + "".join(f"<li>{e(r['summary'])}</li>" for r in image["regressions"])
+                   + "</ul>")
+    if image["notes"]:
+        out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in image["notes"]) + "</ul>")
+    if image.get("error"):
+        out.append(f'<pre class="message">{e(image["error"])}</pre>')
+    checks = image["checks"]
+    failed = [c for c in checks if c["outcome"] in ("failed", "error", "xpassed")]
+    if failed:
+        out.append(f"<h3>Failed checks ({len(failed)})</h3>" + "".join(_check(c, True) for c in failed))
+    skipped = [c for c in checks if c["outcome"] in ("skipped", "xfailed")]
+    if skipped:
+        rows = "".join(f'<tr><td><code>{e(c["check"])}</code></td><td>{e(c["message"])}</td></tr>' for c in skipped)
+        out.append(f"<h3>Skipped checks ({len(skipped)})</h3><table><thead><tr><th>check</th><th>reason</th></tr>"
+                   f"</thead><tbody>{rows}</tbody></table>")
+    passed = [c for c in checks if c["outcome"] == "passed"]
+    if passed:
+        rows = "".join(f'<tr><td><code>{e(c["check"])}</code></td><td>{c["duration_s"]}</td>'
+                       f'<td>{_evidence(c["evidence"]) if c["evidence"] else ""}</td></tr>' for c in passed)
+        out.append(f'<details class="passed-list"><summary><h3 style="display:inline">Passed checks ({len(passed)})'
+                   f"</h3></summary><table><thead><tr><th>check</th><th>seconds</th><th>evidence</th></tr></thead>"
+                   f"<tbody>{rows}</tbody></table></details>")
+    out.append('<div class="grid">' + _versions(image) + _metadata(image) + "</div>")
+    if image.get("perf"):
+        rows = "".join(f"<tr><td><code>{e(k)}</code></td><td>{f['value']:g} {e(f['unit'])}</td>"
+                       f"<td>{e(f['direction'])} is better</td><td><code>{e(f['check'])}</code></td></tr>"
+                       for k, f in sorted(image["perf"].items()))
+        out.append("<h3>Performance</h3><table><thead><tr><th>figure</th><th>value</th><th></th><th>check</th>"
+                   f"</tr></thead><tbody>{rows}</tbody></table>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _versions(image: dict) -> str:
+    versions = image.get("versions") or {}
+    promised = image.get("promised") or {}
+    if not versions and not promised:
+        return ""
+    rows = []
+    for key in dict.fromkeys([*versions, *promised]):
+        seen, want = versions.get(key), promised.get(key)
+        mismatch = want is not None and seen is not None and not str(seen).startswith(str(want))
+        style = ' style="color: var(--bad); font-weight: 600"' if mismatch else ""
+        rows.append(f"<tr><td>{e(key)}</td><td{style}>{e(seen or '–')}</td><td>{e(want or '–')}</td></tr>")
+    note = f'<p class="muted">{e(image["facts_error"])}</p>' if image.get("facts_error") else ""
+    return (f"<div><h3>Versions seen inside</h3>{note}<table><thead><tr><th>component</th><th>seen inside</th>"
+            f"<th>images.yaml promises</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _metadata(image: dict) -> str:
+    info = image.get("image") or {}
+    if not info:
+        return ""
+    session = image.get("session") or {}
+    inside = image.get("inside") or {}
+    devices = ", ".join(f"{d.get('name')} (sm {d.get('capability')})" for d in inside.get("devices") or []) or "none"
+    rows = [("image ID", f"<code>{e(info.get('id'))}</code>"),
+            ("registry digests", e(", ".join(info.get("repo_digests") or []) or "none (never pushed)")),
+            ("size", _size(info.get("size_bytes"))), ("created", e(info.get("created"))),
+            ("platform", e(f"{info.get('os')}/{info.get('architecture')}")),
+            ("user", e(info.get("user") or "root")), ("entrypoint", _value(info.get("entrypoint"))),
+            ("cmd", _value(info.get("cmd"))), ("GPUs seen inside", e(devices)),
+            ("containers started", e(session.get("containers_started"))),
+            ("torch imports", e(session.get("torch_imports")))]
+    rows += [(f"label {k}", e(v)) for k, v in sorted((info.get("labels") or {}).items())]
+    body = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<div><h3>Image</h3><table>{body}</table></div>"
+
+
+def speedups(model: dict) -> list[tuple[str, str, float, int]]:
+    """(model name, image ref, speedup, image index) of every compile speedup recorded."""
+    bars = []
+    for index, image in enumerate(model["images"]):
+        for figure in (image.get("perf") or {}).values():
+            if figure["subject"].startswith("compile.") and figure["measure"] == "speedup" and figure["unit"] == "x":
+                bars.append((figure["subject"].split(".", 1)[1], image["ref"], float(figure["value"]), index))
+    return sorted(bars, key=lambda b: (b[0], b[3]))
+
+
+def speedup_chart(model: dict) -> str:
+    """An inline SVG bar chart of the compile speedups (eager time / compiled time)."""
+    bars = speedups(model)
+    if not bars:
+        return ""
+    label_w, plot_w, row_h, top = 230, 440, 20, 26
+    scale_max = max(max(b[2] for b in bars), 1.5) * 1.15
+    height = top + row_h * len(bars) + 28
+    x = lambda v: label_w + plot_w * v / scale_max  # noqa: E731
+    parts = [f'<svg id="speedup-chart" xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 60}" '
+             f'height="{height}" role="img" aria-label="compile speedups">',
+             f'<text x="{label_w}" y="16" fill="#374151">speedup after warm-up (eager time / compiled time)</text>']
+    for row, (name, ref, value, index) in enumerate(bars):
+        y = top + row * row_h
+        color = PALETTE[index % len(PALETTE)]
+        parts.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end">{e(name)}'
+                     f'{" · " + e(ref) if len(model["images"]) > 1 else ""}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{max(x(value) - label_w, 1):.1f}" height="{row_h - 6}" '
+                     f'fill="{color}"><title>{e(ref)} {e(name)}: {value:.2f}x</title></rect>')
+        parts.append(f'<text x="{x(value) + 4:.1f}" y="{y + 14}">{value:.2f}x</text>')
+    bottom = top + row_h * len(bars)
+    parts.append(f'<line x1="{x(1.0):.1f}" y1="{top - 2}" x2="{x(1.0):.1f}" y2="{bottom + 2}" stroke="#111827" '
+                 'stroke-dasharray="4 3"/>')
+    parts.append(f'<text x="{x(1.0):.1f}" y="{bottom + 18}" text-anchor="middle" fill="#374151">1.0x = eager</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _performance(model: dict) -> str:
+    chart = speedup_chart(model)
+    body = chart or ('<p class="muted">No compile speedups were recorded in this run (the compile checks were '
+                     "skipped or not selected).</p>")
+    return f'<section id="performance"><h2>Compile speedups</h2>{body}</section>'
+
+
+def _host(host: dict, run: dict) -> str:
+    docker = host.get("docker") or {}
+    access = host.get("gpu_access") or {}
+    gpus = ", ".join(f"{g['index']}: {g['name']}" + (f" ({g['memory_mib']} MiB)" if g.get("memory_mib") else "")
+                     for g in host.get("gpus") or []) or "none found"
+    rows = [("host", f"{host.get('hostname')} · {host.get('platform')}"), ("GPUs", gpus),
+            ("driver", host.get("driver") or "–"), ("GPU access", access.get("summary") or host.get("error")),
+            ("Docker", f"{docker.get('version')} (API {docker.get('api_version')}, {docker.get('storage_driver')}, "
+                       f"{docker.get('os')})" if docker.get("version") else docker.get("error")),
+            ("mode", run["mode"]), ("workers", run["workers"] or "none (one process)"),
+            ("started", run["started"]), ("duration", f"{run['duration_s']} s"),
+            ("images.yaml", run.get("images_file"))]
+    body = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
+    return f'<section id="host"><h2>Host and run</h2><table>{body}</table></section>'
