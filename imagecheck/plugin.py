@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from . import config as config_module
+from . import progress as progress_module
+from . import report as report_module
 from .errors import ConfigError, DockerUnavailable, ImagecheckError
 from .evidence import Evidence
 from .runtime import docker as docker_runtime
@@ -69,6 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "in devices mode (default: /usr/local/nvidia)")
     group.addoption("--require-gpu", action="store_true", default=False,
                     help="Release sign-off: a GPU check that cannot run fails instead of skipping")
+    report_module.add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -99,6 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = ImagecheckState(catalog, refs, context, config.getoption("--require-gpu"))
     config.stash[STATE] = state
     state.sigterm.install()
+    progress_module.install(config)
+    report_module.configure(config, state)
 
 
 def pytest_configure_node(node: Any) -> None:
@@ -114,6 +119,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         image.close()
     docker_runtime.remove_all_live()
     state.sigterm.uninstall()
+    report_module.unconfigure(config)
+    progress_module.uninstall(config)
 
 
 @pytest.hookimpl(trylast=True)
@@ -139,7 +146,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"  Docker engine: unreachable ({str(error).splitlines()[0]})")
     lines.append("  " + state.context.gpu.describe())
     if state.require_gpu:
-        lines.append("  --require-gpu: GPU checks that cannot run fail")
+        lines.append("  mode: release sign-off (--require-gpu): a GPU check that cannot run fails")
+    else:
+        lines.append("  mode: development: GPU checks skip without GPUs (--require-gpu for a release sign-off)")
     return lines
 
 
@@ -221,6 +230,16 @@ def evidence(record_property) -> Evidence:
     """Records what a check observed, for JUnit properties and the sign-off report,
     also when the check passes."""
     return Evidence(record_property)
+
+
+@pytest.fixture
+def progress(request: pytest.FixtureRequest) -> progress_module.Progress:
+    """Progress lines for long steps, shown while output is captured (also under -n):
+    progress("message"), or `with progress.step("torch.compile resnet50"):` (start, a
+    heartbeat every 30 s, duration). Lines name the image under test."""
+    callspec = getattr(request.node, "callspec", None)
+    ref = callspec.params.get("_image_ref", "") if callspec is not None else ""
+    return progress_module.Progress(request.config, str(ref))
 
 
 @pytest.fixture
