@@ -1,0 +1,260 @@
+"""The image started as its users start it: its own ENTRYPOINT and CMD, its ports published.
+
+A services container is a second container of the image (the probe container idles under
+`sleep infinity` and never runs the image's services). Each port images.yaml lists is
+published to a free loopback port of the host (Docker picks it, so parallel runs never
+collide); the Jupyter token comes from a random value set in the environment variable the
+image documents (images.yaml jupyter.token_env). Readiness waits are bounded by
+timeouts.service_ready and, when they run out, say what each port last answered and what
+the container last logged.
+
+One services container per image is shared by the service checks (`shared(image)`); the
+checks that need a fresh one (a second container's SSH host keys, `docker stop`) start
+their own with `Services(image, role)` in a with-block.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import secrets as random
+import socket
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import docker.errors
+
+from .errors import ContainerStartError, ImagecheckError, explain
+from .runtime.docker import Container
+from .session import ImageUnderTest
+
+POLL_SECONDS = 0.5
+CONNECT_SECONDS = 3.0
+HTTP_SERVICES = ("jupyter", "http")
+
+
+class ServicesUnavailable(ImagecheckError):
+    """The image's services cannot be started here (not the image's fault: no bridge network)."""
+
+
+class ServicesNotReady(ImagecheckError):
+    """The image's services did not come up within timeouts.service_ready."""
+
+
+@dataclass
+class Endpoint:
+    """One listed port of the image and where the host reaches it."""
+
+    port: int
+    service: str
+    host_port: int | None
+    host: str = "127.0.0.1"
+
+    def __str__(self) -> str:
+        return f"{self.service} port {self.port} (host port {self.host_port})"
+
+
+def no_gpu(image: ImageUnderTest):
+    """GPU access for containers that need none: the same mode, no GPU granted."""
+    return image.gpu.subset(())
+
+
+class Services:
+    """The image started with its own entrypoint and CMD, its listed ports published."""
+
+    def __init__(self, image: ImageUnderTest, role: str = "services") -> None:
+        self.image = image
+        self.role = role
+        self.token = random.token_hex(24)
+        self.endpoints: dict[int, Endpoint] = {}
+        self.container: Container | None = None
+        self.last_seen: dict[int, str] = {}
+        self.ready_seconds: float | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> "Services":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+    def start(self) -> None:
+        """Start the container and wait until every listed port answers."""
+        image = self.image
+        client = image.context.client
+        if not _has_bridge(client):
+            raise ServicesUnavailable(
+                "the Docker engine has no bridge network, so the image's ports cannot be published to "
+                "free host ports (an engine started with --bridge=none); the service checks need one")
+        ports = {f"{port}/tcp": ("127.0.0.1", None) for port in image.spec.ports}
+        environment = {image.spec.jupyter.token_env: self.token} if "jupyter" in image.spec.ports.values() else {}
+        self.container = image.new_container(self.role, gpu=no_gpu(image), environment=environment, ports=ports)
+        try:
+            self.container.__enter__()
+            self._read_ports()
+            self.wait_ready()
+        except BaseException:
+            self.remove()
+            raise
+
+    def remove(self) -> None:
+        container, self.container = self.container, None
+        if container is not None:
+            container.remove()
+
+    # ---- what the host reaches ---------------------------------------------------------
+    def _read_ports(self) -> None:
+        attrs = self.container.reload()
+        published = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        for port, service in sorted(self.image.spec.ports.items()):
+            bindings = published.get(f"{port}/tcp") or []
+            host_port = next((int(b["HostPort"]) for b in bindings if b.get("HostPort")), None)
+            self.endpoints[port] = Endpoint(port, service, host_port)
+
+    def endpoint(self, service: str) -> Endpoint | None:
+        """The first listed port of a service ('ssh', 'jupyter'), or None."""
+        return next((e for e in self.endpoints.values() if e.service == service), None)
+
+    def wait_ready(self) -> None:
+        """Wait until every listed port answers from the host, bounded by timeouts.service_ready."""
+        limit = self.image.spec.timeouts.service_ready
+        started = time.monotonic()
+        pending = dict(self.endpoints)
+        while pending:
+            for port, endpoint in list(pending.items()):
+                ok, seen = answer(endpoint)
+                self.last_seen[port] = seen
+                if ok:
+                    del pending[port]
+            if not pending:
+                break
+            state = self.container.reload().get("State") or {}
+            if state.get("Status") != "running":
+                raise ContainerStartError(explain(
+                    f"the services container of {self.image.ref} stopped before its ports answered",
+                    expected=f"{', '.join(str(e) for e in self.endpoints.values())} answering",
+                    observed=f"exit code {state.get('ExitCode')}; last log lines:\n{self.container.logs(20).strip()}",
+                    where=self.container.name,
+                    hint="the image's own ENTRYPOINT and CMD must keep its services running"))
+            if time.monotonic() - started > limit:
+                raise ServicesNotReady(explain(
+                    f"the services of {self.image.ref} were not ready within timeouts.service_ready ({limit} s)",
+                    expected="every port images.yaml lists answers from the host",
+                    observed="\n    ".join([""] + [f"{pending[p]}: last seen {self.last_seen[p]}" for p in pending])
+                             + f"\n  last log lines:\n{self.container.logs(20).strip()}",
+                    where=self.container.name,
+                    hint="raise timeouts.service_ready in images.yaml if the image is just slow to start"))
+            time.sleep(POLL_SECONDS)
+        self.ready_seconds = round(time.monotonic() - started, 2)
+
+    # ---- talking to it -------------------------------------------------------------------
+    def http(self, path: str, token: str | None = None, service: str = "jupyter") -> tuple[int, str]:
+        """GET path from the service's published port; (status, body start)."""
+        endpoint = self.endpoint(service)
+        return http_get(endpoint, path, token)
+
+
+def answer(endpoint: Endpoint) -> tuple[bool, str]:
+    """Whether the port answers from the host, and what was seen (for messages)."""
+    if endpoint.host_port is None:
+        return False, "not published (Docker gave it no host port)"
+    if endpoint.service == "ssh":
+        try:
+            banner = ssh_banner(endpoint)
+        except OSError as error:
+            return False, _socket_error(error)
+        return banner.startswith("SSH-"), f"banner {banner!r}" if banner else "connected, then closed without a banner"
+    if endpoint.service in HTTP_SERVICES:
+        try:
+            status, _ = http_get(endpoint, "/api" if endpoint.service == "jupyter" else "/")
+        except (OSError, http.client.HTTPException) as error:
+            return False, _socket_error(error)
+        return status < 500, f"HTTP {status}"
+    try:
+        with socket.create_connection((endpoint.host, endpoint.host_port), timeout=CONNECT_SECONDS) as sock:
+            sock.settimeout(1.0)
+            try:
+                data = sock.recv(64)
+            except socket.timeout:
+                return True, "connected; the service waits for the client to speak"
+            return bool(data), f"sent {len(data)} bytes" if data else "connected, then closed (nothing listens behind it)"
+    except OSError as error:
+        return False, _socket_error(error)
+
+
+def ssh_banner(endpoint: Endpoint) -> str:
+    """The first line an SSH server sends ('SSH-2.0-OpenSSH_9.2p1 ...'); '' if it closes."""
+    with socket.create_connection((endpoint.host, endpoint.host_port), timeout=CONNECT_SECONDS) as sock:
+        sock.settimeout(CONNECT_SECONDS)
+        data = b""
+        while b"\n" not in data and len(data) < 512:
+            chunk = sock.recv(256)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\n", 1)[0].decode(errors="replace").strip()
+
+
+def http_get(endpoint: Endpoint, path: str, token: str | None = None) -> tuple[int, str]:
+    connection = http.client.HTTPConnection(endpoint.host, endpoint.host_port, timeout=CONNECT_SECONDS * 2)
+    try:
+        headers = {"Authorization": f"token {token}"} if token else {}
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read(300).decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _socket_error(error: BaseException) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ConnectionResetError):
+        return "connection reset (nothing listens behind the published port yet)"
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return "no answer in time"
+    if isinstance(error, http.client.RemoteDisconnected):
+        return "closed without an HTTP answer (nothing listens behind the published port yet)"
+    return f"{type(error).__name__}: {error}"
+
+
+def _has_bridge(client) -> bool:
+    try:
+        return bool(client.networks.list(names=["bridge"]))
+    except docker.errors.APIError:
+        return True  # let container creation say what is wrong
+
+
+# ---- the one services container each image shares ----------------------------------------
+
+_SHARED: "weakref.WeakKeyDictionary[ImageUnderTest, Services | ImagecheckError]" = weakref.WeakKeyDictionary()
+
+
+def shared(image: ImageUnderTest) -> Services:
+    """The services container the service checks of this image share; started on first use.
+
+    A failed start is remembered, so every later check reports it at once instead of
+    waiting out the readiness limit again. The container goes when the image's tests end
+    (ImageUnderTest.close), like every container of the image."""
+    held = _SHARED.get(image)
+    if isinstance(held, ImagecheckError):
+        raise type(held)(f"{held}\n  (the first start of this image's services failed; later checks report the same)")
+    if held is not None and held.container is not None and held.container.id:
+        return held
+    services = Services(image)
+    try:
+        services.start()
+    except ImagecheckError as error:
+        _SHARED[image] = error
+        raise
+    _SHARED[image] = services
+    return services
