@@ -1,0 +1,79 @@
+"""torch.compile works on torchvision models in the image: the compiled output matches
+eager within images.yaml's tolerance, Dynamo really captured the graphs and Inductor
+built them (no silent fallback to eager); compile time and speedup are evidence.
+
+On a host that grants a GPU it runs the image's `compile.gpu_models` on CUDA; on a CPU
+host, its shorter `compile.cpu_models` on CPU, so CI exercises it in minutes.
+"""
+import json
+
+import pytest
+
+from imagecheck.errors import ImagecheckError
+from imagecheck.toolchain import explain_missing
+
+
+def _compile(image, evidence, device: str, models: list[str]) -> None:
+    spec = image.spec.compile
+    if not models:
+        pytest.skip(f"images.yaml lists no compile.{device.replace('cuda', 'gpu')}_models for {image.ref}")
+    failures, results = [], {}
+    for model in models:
+        args = {"model": model, "device": device, "batch_size": spec.batch_size,
+                "steady_iterations": spec.steady_iterations, "atol": spec.atol, "rtol": spec.rtol}
+        try:
+            result = image.probe("compile_models", json.dumps(args), timeout=image.spec.timeouts.compile).data
+        except ImagecheckError as error:
+            failures.append(f"{model}: {error}")
+            continue
+        results[model] = result
+        evidence(f"compile.{device}.{model}", {k: result.get(k) for k in (
+            "compile_seconds", "eager_ms", "compiled_ms", "speedup", "max_abs_diff", "capture", "stage", "error")})
+        if not result.get("ok"):
+            gap = explain_missing(image.ref, result.get("toolchain") or {}, device)
+            if gap:  # every model would fail the same way: say exactly what the image lacks, once
+                pytest.fail(f"{gap}\n  {model} failed at the {result.get('stage')} stage: {result.get('error')}",
+                            pytrace=False)
+            tail = "\n      ".join(result.get("traceback_tail") or [])
+            failures.append(f"{model}: failed at the {result.get('stage')} stage: {result.get('error')}\n      {tail}")
+            continue
+        failures += _judge(image, device, model, result)
+    evidence(f"compile.{device}.summary", {m: {"compile_s": r.get("compile_seconds"), "speedup": r.get("speedup")}
+                                           for m, r in results.items()})
+    assert not failures, (f"torch.compile on {device.upper()} fails for {len(failures)} of {len(models)} "
+                          f"torchvision model(s) in {image.ref}:\n  " + "\n  ".join(failures))
+
+
+def _judge(image, device: str, model: str, result: dict) -> list[str]:
+    spec = image.spec.compile
+    capture = result.get("capture") or {}
+    problems = []
+    if capture.get("unique_graphs", 0) < 1 or capture.get("calls_captured", 0) < 1:
+        problems.append(f"{model}: Dynamo captured no graph ({capture.get('unique_graphs')} graphs, "
+                        f"{capture.get('calls_captured')} calls): the compiled model ran in eager")
+    elif not capture.get("inductor") and not capture.get("generated_kernels"):
+        problems.append(f"{model}: Dynamo captured {capture['unique_graphs']} graph(s) but Inductor built "
+                        "nothing: the compiled model ran in eager")
+    if result["shape"] != result["expected_shape"] or not result.get("finite"):
+        problems.append(f"{model}: compiled output has shape {result['shape']} (finite: {result.get('finite')}), "
+                        f"eager {result['expected_shape']}")
+    elif not result.get("allclose"):
+        problems.append(f"{model}: compiled output differs from eager by up to {result['max_abs_diff']:.3g} "
+                        f"(eager outputs up to {result['max_abs_expected']:.3g}); images.yaml allows atol "
+                        f"{spec.atol}, rtol {spec.rtol}")
+    return problems
+
+
+@pytest.mark.slow
+def test_compiled_models_match_eager_on_cpu(image, evidence):
+    if image.gpu.granted:
+        pytest.skip(f"this host grants {image.gpu.granted} GPU(s): torch.compile is checked on CUDA "
+                    "(test_compiled_models_match_eager_on_cuda)")
+    _compile(image, evidence, "cpu", image.spec.compile.cpu_models)
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_compiled_models_match_eager_on_cuda(image, evidence, require_gpus):
+    require_gpus(1)
+    _compile(image, evidence, "cuda", image.spec.compile.gpu_models)

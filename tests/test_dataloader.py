@@ -1,0 +1,58 @@
+"""A multi-worker DataLoader (pin_memory, persistent workers) runs in the image with the
+run options images.yaml documents; under Docker's default 64 MB /dev/shm it may not, and
+then the image needs that option documented."""
+import json
+
+import pytest
+
+from imagecheck import probes, shm
+from imagecheck.errors import ImagecheckError
+from imagecheck.session import IDLE_COMMAND, IDLE_ENTRYPOINT
+
+
+def _run(image, role: str, **options) -> dict:
+    """The dataloader probe in a fresh container of the image started with these options."""
+    spec = image.spec.dataloader
+    args = {"num_workers": spec.num_workers, "batch_size": spec.batch_size, "sample_mib": spec.sample_mib,
+            "batches": spec.batches, "timeout": max(30, image.spec.timeouts.dataloader // 2)}
+    with image.new_container(role, entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True,
+                             **options) as container:
+        probes.install(container)
+        return probes.run(container, "dataloader", [json.dumps(args)], timeout=image.spec.timeouts.dataloader).data
+
+
+def _summary(result: dict | None) -> dict | None:
+    if result is None:
+        return None
+    return {"ok": result.get("ok"), "shm_mib": (result.get("shm") or {}).get("size_mib"),
+            "pin_memory": result.get("pin_memory"), "epochs": result.get("epochs"),
+            "persistent": result.get("persistent"), "mib_per_second": result.get("mib_per_second"),
+            "error": result.get("error")}
+
+
+@pytest.mark.slow
+def test_dataloader_runs_with_the_documented_run_options(image, evidence):
+    spec = image.spec.dataloader
+    evidence("dataloader.in_flight_mib", shm.in_flight_mib(spec))
+    documented_flags = shm.documented_option(image.spec.run_options)
+    try:
+        documented = _run(image, "dataloader-documented", documented_options=True)
+        default = _run(image, "dataloader-default", documented_options=False) if documented_flags else None
+        remedy = None
+        if not documented.get("ok"):
+            remedy = _run(image, "dataloader-remedy", documented_options=False,
+                          shm_size=shm.remedy_shm_size(spec))
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+    evidence("dataloader.documented_options", {"flags": documented_flags, **(_summary(documented) or {})})
+    evidence("dataloader.docker_default_shm", _summary(default) if default is not None else "same run as above")
+    if remedy is not None:
+        evidence("dataloader.remedy", {"shm_size": shm.remedy_shm_size(spec), **_summary(remedy)})
+    verdict = shm.judge(image.ref, spec, image.spec.run_options, documented, default, remedy)
+    evidence("dataloader.finding", verdict.finding)
+    if verdict.ok and documented.get("epochs"):
+        workers = {w for e in documented["epochs"] for w in e["workers"]}
+        assert len(workers) == spec.num_workers, (
+            f"the DataLoader in {image.ref} used workers {sorted(workers)}, expected {spec.num_workers}")
+        assert documented.get("persistent"), f"the DataLoader's persistent workers in {image.ref} did not stay alive"
+    assert verdict.ok, verdict.finding

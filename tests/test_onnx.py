@@ -1,0 +1,25 @@
+"""ONNX export of a torchvision model at the opset images.yaml promises (for TensorRT)."""
+import json
+
+import pytest
+
+from imagecheck.errors import ImagecheckError
+
+
+def test_torchvision_model_exports_to_onnx_at_the_promised_opset(image, evidence):
+    promise = image.spec.onnx
+    if promise.opset is None:
+        pytest.skip(f"images.yaml promises no ONNX export for {image.ref} (onnx.opset is not set)")
+    args = {"model": promise.model, "opset": promise.opset}
+    try:
+        result = image.probe("onnx_export", json.dumps(args), timeout=image.spec.timeouts.probe).data
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+    evidence("onnx", {k: result.get(k) for k in ("opsets", "bytes", "export_seconds", "exporter", "checker",
+                                                 "onnxruntime", "error")})
+    assert result.get("ok"), (
+        f"torch.onnx.export of {promise.model} at opset {promise.opset} fails in {image.ref} "
+        f"({result.get('stage')}): {result.get('error')}\n    " + "\n    ".join(result.get("traceback_tail") or []))
+    opset = result["opsets"].get("")
+    assert opset == promise.opset, (f"the exported {promise.model} in {image.ref} declares ONNX opset {opset}, "
+                                    f"images.yaml promises {promise.opset}")
