@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from . import config as config_module
+from . import preflight
 from . import progress as progress_module
 from . import report as report_module
 from .errors import ConfigError, DockerUnavailable, ImagecheckError
@@ -245,13 +246,20 @@ def progress(request: pytest.FixtureRequest) -> progress_module.Progress:
 @pytest.fixture
 def require_gpus(request: pytest.FixtureRequest, image: ImageUnderTest):
     """A function: require_gpus(n) skips (or fails under --require-gpu) when fewer than n
-    GPUs are granted to the image's containers."""
+    GPUs are granted to the image's containers, or when the host cannot run the image's
+    CUDA (a "host problem": old driver, no driver folder; the image is not blamed)."""
     state = request.config.stash[STATE]
 
     def require(count: int = 1) -> None:
         access = image.gpu
         if access.granted >= count:
-            return
+            verdict = preflight.check(access, preflight.image_cuda(image))
+            if verdict.ok:
+                return
+            request.node.user_properties.append(("host_problem", verdict.message()))
+            if state.require_gpu:
+                pytest.fail(f"{verdict.message()}\n  (--require-gpu makes that a failure)", pytrace=False)
+            pytest.skip(verdict.message())
         reason = (f"needs {count} GPU(s), this host grants {access.granted} "
                   f"({access.describe().removeprefix('GPU access: ')})")
         if state.require_gpu:

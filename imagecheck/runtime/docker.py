@@ -122,6 +122,8 @@ class Container:
             kwargs["entrypoint"] = self.entrypoint
         if self.user is not None:
             kwargs["user"] = self.user
+        if "network_mode" not in kwargs and "network" not in kwargs and not has_default_bridge(self.client):
+            kwargs["network_mode"] = "host"
         try:
             self._container = self.client.containers.create(self.image, self.command, **kwargs)
         except docker.errors.ImageNotFound:
@@ -288,6 +290,22 @@ class Container:
                           b"".join(out).decode(errors="replace"),
                           _strip_marker(b"".join(err)).decode(errors="replace"),
                           time.monotonic() - started)
+
+
+_BRIDGE: dict[int, bool] = {}
+
+
+def has_default_bridge(client: docker.DockerClient) -> bool:
+    """Whether the engine has its default 'bridge' network. An engine started with
+    `dockerd --bridge=none` (GPU hosts without iptables) has none, and a container that
+    names no network must then use the host's (`--network host`)."""
+    key = id(client)
+    if key not in _BRIDGE:
+        try:
+            _BRIDGE[key] = any(n.name == "bridge" for n in client.networks.list(names=["bridge"]))
+        except docker.errors.APIError:
+            _BRIDGE[key] = True  # let docker say what is wrong
+    return _BRIDGE[key]
 
 
 def remove_all_live() -> int:

@@ -33,6 +33,7 @@ class HostGpu:
     name: str
     driver: str
     memory_mib: int | None = None
+    uuid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class GpuAccess:
     indices: tuple[int, ...] = ()  # GPUs granted to each container (host indices)
     driver_dir: str = DEFAULT_DRIVER_DIR
     host_gpus: tuple[HostGpu, ...] = field(default_factory=tuple)
+    host_driver: str | None = None  # from /proc/driver/nvidia or the driver folder, when nvidia-smi is absent
 
     @property
     def granted(self) -> int:
@@ -51,7 +53,7 @@ class GpuAccess:
 
     @property
     def driver_version(self) -> str | None:
-        return self.host_gpus[0].driver if self.host_gpus else None
+        return self.host_gpus[0].driver if self.host_gpus else self.host_driver
 
     def describe(self) -> str:
         if self.mode == "none":
@@ -63,7 +65,7 @@ class GpuAccess:
 
     def subset(self, indices: tuple[int, ...]) -> "GpuAccess":
         """The same access limited to some of the granted GPUs."""
-        return GpuAccess(self.mode, self.reason, tuple(indices), self.driver_dir, self.host_gpus)
+        return GpuAccess(self.mode, self.reason, tuple(indices), self.driver_dir, self.host_gpus, self.host_driver)
 
     def container_kwargs(self, image_env: list[str] | None = None) -> dict:
         """docker SDK run/create keyword arguments that grant these GPUs."""
@@ -98,7 +100,7 @@ def host_gpus() -> tuple[HostGpu, ...]:
     if smi is None:
         return ()
     try:
-        proc = subprocess.run([smi, "--query-gpu=index,name,driver_version,memory.total",
+        proc = subprocess.run([smi, "--query-gpu=index,name,driver_version,memory.total,uuid",
                                "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return ()
@@ -107,8 +109,26 @@ def host_gpus() -> tuple[HostGpu, ...]:
         parts = [p.strip() for p in line.split(",")]
         if len(parts) >= 3 and parts[0].isdigit():
             memory = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
-            gpus.append(HostGpu(int(parts[0]), parts[1], parts[2], memory))
+            uuid = parts[4] if len(parts) > 4 and parts[4].startswith("GPU-") else None
+            gpus.append(HostGpu(int(parts[0]), parts[1], parts[2], memory, uuid))
     return tuple(gpus)
+
+
+def host_driver_version(driver_dir: str = DEFAULT_DRIVER_DIR) -> str | None:
+    """The host's NVIDIA kernel driver version without nvidia-smi: /proc/driver/nvidia/version,
+    else the libcuda.so.VERSION file in the driver folder; None when neither is there."""
+    try:
+        with open("/proc/driver/nvidia/version") as handle:
+            match = re.search(r"Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)", handle.read())
+            if match:
+                return match.group(1)
+    except OSError:
+        pass
+    for path in sorted(glob.glob(f"{driver_dir}/lib64/libcuda.so.*.*")):
+        match = re.fullmatch(r"libcuda\.so\.(\d+\.\d+(?:\.\d+)?)", os.path.basename(path))
+        if match:
+            return match.group(1)
+    return None
 
 
 def _device_indices() -> tuple[int, ...]:
@@ -132,6 +152,7 @@ def choose(mode: str, gpus: str, driver_dir: str, client: docker.DockerClient | 
     """Decide the access mode and the granted GPUs for this host."""
     kind, numbers = parse_gpus(gpus)
     found = host_gpus()
+    driver = None if found else host_driver_version(driver_dir)
     available = tuple(g.index for g in found) or _device_indices()
     if mode == "auto":
         runtimes = {}
@@ -145,9 +166,10 @@ def choose(mode: str, gpus: str, driver_dir: str, client: docker.DockerClient | 
         elif os.path.exists("/dev/nvidiactl"):
             mode, reason = "devices", "auto: /dev/nvidiactl exists, no nvidia runtime in the engine"
         else:
-            return GpuAccess("none", "auto: no nvidia runtime and no /dev/nvidiactl on this host", (), driver_dir, found)
+            return GpuAccess("none", "auto: no nvidia runtime and no /dev/nvidiactl on this host", (), driver_dir,
+                             found, driver)
     elif mode == "none":
-        return GpuAccess("none", "--gpu-mode none", (), driver_dir, found)
+        return GpuAccess("none", "--gpu-mode none", (), driver_dir, found, driver)
     else:
         reason = f"--gpu-mode {mode}"
     if kind == "all":
@@ -156,4 +178,4 @@ def choose(mode: str, gpus: str, driver_dir: str, client: docker.DockerClient | 
         indices = available[: numbers[0]]
     else:
         indices = numbers
-    return GpuAccess(mode, reason, tuple(indices), driver_dir, found)
+    return GpuAccess(mode, reason, tuple(indices), driver_dir, found, driver)
