@@ -124,11 +124,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     progress_module.uninstall(config)
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # trylast would never run: pytest's own impl returns first
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """With -n, spread images over workers one image per worker (loadgroup)."""
     if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in ("no", "load"):
         config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist: each image's checks on one worker (see imagecheck.scheduling for why)."""
+    if config.option.dist != "loadgroup":
+        return None
+    from .scheduling import ImageScheduling
+
+    return ImageScheduling(config, log, config.stash[STATE].refs)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -159,6 +169,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("_image_ref", refs, indirect=True, scope="session", ids=refs)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker turns xdist_group marks into nodeid suffixes
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Group each image's tests on one xdist worker."""
     for item in items:
