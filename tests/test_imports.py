@@ -3,6 +3,8 @@ import pytest
 
 from imagecheck.observed import import_failure, import_result
 
+pytestmark = pytest.mark.facts
+
 STACK = ["torch", "torchvision", "torchaudio"]
 
 

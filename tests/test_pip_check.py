@@ -1,6 +1,8 @@
 """The image's installed distributions have no broken requirements."""
 import pytest
 
+pytestmark = pytest.mark.facts
+
 
 def test_pip_check_is_clean(image, facts, evidence):
     check = facts["pip_check"]

@@ -1,7 +1,11 @@
 """torch, torchvision, torchaudio and Python form a real release pairing, and the one
 images.yaml promises."""
+import pytest
+
 from imagecheck.compat import pairing_problems, promise_problems
 from imagecheck.observed import installed_version
+
+pytestmark = pytest.mark.facts
 
 
 def test_torch_stack_is_a_real_release_pairing(image, facts, evidence):

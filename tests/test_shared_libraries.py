@@ -1,6 +1,8 @@
 """Every shared library in torch's, torchvision's and torchaudio's packages resolves."""
 import pytest
 
+pytestmark = pytest.mark.facts
+
 
 def test_every_shared_library_resolves(image, facts, evidence):
     libs = facts["shared_libraries"]

@@ -5,6 +5,8 @@ from imagecheck.compat import downgrade_hint
 from imagecheck.observed import installed_version
 from imagecheck.versions import matches
 
+pytestmark = pytest.mark.facts
+
 PACKAGES = ["python", "torch", "torchvision", "torchaudio", "triton"]
 
 
