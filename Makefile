@@ -8,7 +8,7 @@ ARGS ?=
 REPORTS ?= reports
 
 .DEFAULT_GOAL := help
-.PHONY: help setup fixtures validate test clean
+.PHONY: help setup fixtures validate test bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ validate: setup ## Validate IMAGE (default: the reference image, built if missin
 test: fixtures ## Run the suite's own tests (self-tests against real Docker and the fixture images)
 	$(BIN)/pytest selftest $(ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the setup is broken"; exit 1; fi; exit $$rc
+
+bench: fixtures ## Measure the suite against its floor and the naive way (prints a table)
+	$(BIN)/python bench/overhead.py $(if $(filter-out pytorch-cuda:v2.6,$(IMAGE)),--image $(IMAGE))
 
 clean: ## Remove containers and images left by crashed runs, build logs, reports and the virtualenv
 	-[ -x $(BIN)/python ] && $(BIN)/python -m imagecheck.runtime.lifecycle

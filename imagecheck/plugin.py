@@ -34,6 +34,7 @@ MARKERS = (
     "multi_gpu: needs at least two GPUs granted to the container",
     "services: starts the image with its own entrypoint and CMD",
     "slow: takes more than a few seconds per image",
+    "facts: reads only the facts gathered once per image (no container or work of its own)",
 )
 
 
