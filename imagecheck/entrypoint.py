@@ -1,0 +1,107 @@
+"""Commands run as `docker run IMAGE COMMAND...` runs them: through the image's own
+ENTRYPOINT, in a fresh labelled container that is removed afterwards.
+
+Two limits bound such a run: the command must show that it started (print a marker)
+within timeouts.start, so an entrypoint that swallows the command is reported as that and
+not as a slow command; and the whole run must end within its own limit.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from . import probes
+from .errors import CommandTimeout, ImagecheckError, explain
+from .services import no_gpu
+from .session import ImageUnderTest
+
+POLL_SECONDS = 0.3
+STARTED_MARKER = "imagecheck-command-started"
+ALL_LINES = 100_000
+
+
+class CommandNotRun(ImagecheckError):
+    """The image's entrypoint did not run the command it was given."""
+
+
+@dataclass
+class EntrypointRun:
+    """How a command given to the image ended: exit code, output, seconds."""
+
+    command: list[str]
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def tail(self, lines: int = 15) -> str:
+        text = "\n".join(s for s in (self.stderr.strip(), self.stdout.strip()) if s)
+        return "\n".join(text.splitlines()[-lines:]) or "(nothing printed)"
+
+
+def run(image: ImageUnderTest, role: str, command: list[str], *, timeout: float, user: str | None = None,
+        started_marker: str = STARTED_MARKER, with_probes: bool = False,
+        environment: dict[str, str] | None = None) -> EntrypointRun:
+    """Run command through the image's entrypoint; CommandNotRun when started_marker does
+    not appear in its output within timeouts.start, CommandTimeout past timeout."""
+    start_limit = image.spec.timeouts.start
+    container = image.new_container(role, gpu=no_gpu(image), command=command, user=user, autostart=False,
+                                    stay_up=False, network_mode="none", environment=environment)
+    shown = " ".join(command)
+    with container:
+        if with_probes:
+            probes.install(container)
+        container.start()
+        started = time.monotonic()
+        seen_start = False
+        while True:
+            state = container.reload().get("State") or {}
+            if not seen_start:
+                seen_start = started_marker in container.logs(ALL_LINES)
+            if state.get("Status") in ("exited", "dead"):
+                break
+            elapsed = time.monotonic() - started
+            if not seen_start and elapsed > start_limit:
+                raise CommandNotRun(explain(
+                    f"the entrypoint of {image.ref} did not run the command it was given",
+                    expected=f"`{shown}` starts within timeouts.start ({start_limit} s), as `docker run IMAGE "
+                             "COMMAND` promises",
+                    observed=f"after {elapsed:.0f} s the container runs instead:\n{_processes(container)}\n"
+                             f"  last log lines:\n{container.logs(10).strip() or '(none)'}",
+                    where=container.name,
+                    hint="end the entrypoint script with `exec \"$@\"`, so the command (or the default CMD) runs"))
+            if elapsed > timeout:
+                raise CommandTimeout(explain(
+                    f"`{shown}` through the entrypoint of {image.ref} ran past its {timeout:.0f} s limit",
+                    observed=f"last log lines:\n{container.logs(15).strip() or '(none)'}", where=container.name,
+                    hint="raise the limit in images.yaml (timeouts) if the image is just slow"))
+            time.sleep(POLL_SECONDS)
+        seconds = round(time.monotonic() - started, 2)
+        stdout = container.logs(ALL_LINES, stdout=True, stderr=False)
+        stderr = container.logs(ALL_LINES, stdout=False, stderr=True)
+        exit_code = state.get("ExitCode", -1)
+        if not seen_start:
+            raise CommandNotRun(explain(
+                f"the entrypoint of {image.ref} did not run the command it was given",
+                expected=f"`{shown}` runs",
+                observed=f"the container exited with code {exit_code} after {seconds} s without running it; "
+                         f"last log lines:\n{_tail(stderr, stdout)}",
+                where=container.name,
+                hint="end the entrypoint script with `exec \"$@\"`, so the command (or the default CMD) runs"))
+    return EntrypointRun(list(command), exit_code, stdout, stderr, seconds)
+
+
+def _processes(container) -> str:
+    try:
+        top = container.client.api.top(container.id, ps_args="-o pid,user,args")
+    except ImagecheckError:
+        raise
+    except Exception as error:  # noqa: BLE001 - only for the message
+        return f"    (processes unavailable: {error})"
+    lines = ["    " + "  ".join(str(v) for v in row) for row in top.get("Processes") or []]
+    return "\n".join(lines[:12]) or "    (no process)"
+
+
+def _tail(stderr: str, stdout: str, lines: int = 12) -> str:
+    text = "\n".join(s for s in (stderr.strip(), stdout.strip()) if s)
+    return "\n".join(text.splitlines()[-lines:]) or "(nothing printed)"

@@ -1,0 +1,36 @@
+"""The image works under a uid it does not know (`docker run --user 12345:0`), as
+OpenShift and many clusters run containers."""
+import pytest
+
+from imagecheck import entrypoint, probes
+from imagecheck.errors import ImagecheckError
+from imagecheck.observed import import_failure
+
+ARBITRARY_USER = "12345:0"
+
+
+@pytest.mark.slow
+def test_torch_works_under_an_arbitrary_uid(image, evidence):
+    # The probe prints this argument reversed: the marker shows it started (an entrypoint
+    # that only echoes its arguments does not pass for one that runs them).
+    command = ["python3", "-B", f"{probes.IN_CONTAINER_DIR}/arbitrary_uid.py", entrypoint.STARTED_MARKER[::-1]]
+    try:
+        run = entrypoint.run(image, "arbitrary-uid", command, user=ARBITRARY_USER, with_probes=True,
+                             timeout=image.spec.timeouts.compile)
+    except ImagecheckError as error:
+        pytest.fail(f"under --user {ARBITRARY_USER}: {error}", pytrace=False)
+    data = probes.parse(run.stdout)
+    if data is None:
+        pytest.fail(f"under --user {ARBITRARY_USER}, the probe printed no result in {image.ref} "
+                    f"(exit code {run.exit_code}); last lines:\n{run.tail()}", pytrace=False)
+    steps = {name: data[name] for name in ("getuser", "imports", "compile") if name in data}
+    evidence("arbitrary_uid", {"uid": data["uid"], "home": data["home"], "tempdir": data.get("tempdir"),
+                               **{name: step["ok"] for name, step in steps.items()}})
+    failed = [f"{name}: {import_failure(step)}" for name, step in steps.items() if not step["ok"]]
+    if "compile" not in steps:
+        failed.append("compile: not tried, the imports failed")
+    assert not failed, (
+        f"{image.ref} does not work under --user {ARBITRARY_USER} (HOME={data['home']}, "
+        f"temporary folder {data.get('tempdir') or data.get('tempdir_error')}):\n  " + "\n  ".join(failed)
+        + "\n  hint: a uid missing from /etc/passwd needs USER and HOME set by the entrypoint (getpass, "
+          "torch's caches) and a writable /tmp")

@@ -1,0 +1,32 @@
+"""The image carries no known vulnerability above images.yaml's threshold
+(security.cve.max_severity), except those its allowlist names. Needs trivy or grype on PATH."""
+import pytest
+
+from imagecheck import cves
+from imagecheck.errors import ImagecheckError
+
+
+@pytest.mark.slow
+def test_no_known_vulnerability_above_the_threshold(image, evidence):
+    policy = image.spec.security.cve
+    scanner = cves.find_scanner()
+    if scanner is None:
+        pytest.skip("no CVE scanner on PATH (trivy or grype); install one to run this check")
+    name, path = scanner
+    if policy.max_severity.upper() not in cves.SEVERITIES:
+        pytest.fail(f"images.yaml security.cve.max_severity {policy.max_severity!r} for {image.ref}: expected one "
+                    f"of {', '.join(cves.SEVERITIES)}", pytrace=False)
+    try:
+        found = cves.scan(name, path, image.ref, timeout=image.spec.timeouts.probe)
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+    over = cves.over_threshold(found, policy.max_severity, policy.allowlist)
+    counts = {s: sum(1 for v in found if v.severity == s) for s in cves.SEVERITIES if any(v.severity == s for v in found)}
+    evidence("cve.scanner", name)
+    evidence("cve.counts", counts)
+    evidence("cve.over_threshold", [str(v) for v in over[:50]])
+    assert not over, (f"{name} finds {len(over)} vulnerabilities above {policy.max_severity} in {image.ref} that "
+                      "security.cve.allowlist does not name:\n  " + "\n  ".join(str(v) for v in over[:30])
+                      + (f"\n  ... and {len(over) - 30} more" if len(over) > 30 else "")
+                      + "\n  hint: rebuild on a current base image and upgrade the packages; allowlist only "
+                        "what you have assessed")

@@ -1,0 +1,99 @@
+"""SSH answers on its listed port, takes keys only (no password login, no root password
+login, by the daemon's effective configuration), and every container has its own host
+keys (keys baked into the image are shared by everyone who pulls it)."""
+import pytest
+
+from imagecheck import services as services_module
+from imagecheck import ssh
+from imagecheck.errors import ImagecheckError
+from imagecheck.services import ServicesUnavailable
+
+PASSWORD_KEYS = ("passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords")
+ROOT_WITHOUT_PASSWORD = ("no", "prohibit-password", "without-password", "forced-commands-only")
+
+
+@pytest.fixture
+def services(image):
+    """The image's services container (its own ENTRYPOINT and CMD), shared by the service checks."""
+    if "ssh" not in image.spec.ports.values():
+        pytest.skip(f"images.yaml lists no ssh port for {image.ref}")
+    try:
+        return services_module.for_checks(image)
+    except ServicesUnavailable as error:
+        pytest.skip(str(error))
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture
+def sshd_config(image, services):
+    """sshd_config(login_user): the daemon's effective configuration for that user's login."""
+    timeout = image.spec.timeouts.command
+    try:
+        daemon = ssh.daemon(services, timeout)
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+
+    def config(login_user: str) -> dict[str, str]:
+        try:
+            return ssh.effective_config(services, daemon, login_user, timeout)
+        except ImagecheckError as error:
+            pytest.fail(str(error), pytrace=False)
+
+    return config
+
+
+def _login_user(image) -> str:
+    return image.spec.user.name if image.spec.user else (image.config.get("User") or "root").split(":")[0]
+
+
+def test_ssh_answers_with_its_banner(image, services, evidence):
+    endpoint = services.endpoint("ssh")
+    try:
+        banner = services_module.ssh_banner(endpoint)
+    except OSError as error:
+        pytest.fail(f"{endpoint} of {image.ref} does not answer from the host: {error}", pytrace=False)
+    evidence("ssh.banner", banner)
+    assert banner.startswith("SSH-2.0-"), (f"{endpoint} of {image.ref} answers {banner!r}, "
+                                           "expected an SSH-2.0 banner")
+
+
+def test_sshd_refuses_password_login(image, sshd_config, evidence):
+    user = _login_user(image)
+    config = sshd_config(user)
+    seen = {key: config.get(key, "(not reported)") for key in PASSWORD_KEYS}
+    evidence("sshd.password_settings", seen)
+    enabled = [f"{key} {value}" for key, value in seen.items() if value == "yes"]
+    assert not enabled, (f"sshd in {image.ref} accepts passwords for {user} (`sshd -T -C user={user},...`): "
+                         f"{', '.join(enabled)}; the image promises key-only SSH"
+                         "\n  hint: PasswordAuthentication no and KbdInteractiveAuthentication no, in the first "
+                         "sshd_config file that sets them (first value wins)")
+
+
+def test_sshd_refuses_root_password_login(image, sshd_config, evidence):
+    config = sshd_config("root")
+    permit = config.get("permitrootlogin", "(not reported)")
+    evidence("sshd.permitrootlogin", permit)
+    assert permit in ROOT_WITHOUT_PASSWORD, (
+        f"sshd in {image.ref} has PermitRootLogin {permit} for a root login, expected one of "
+        f"{', '.join(ROOT_WITHOUT_PASSWORD)}\n  hint: PermitRootLogin no")
+
+
+@pytest.mark.slow
+def test_ssh_host_keys_differ_between_containers(image, services, evidence):
+    timeout = image.spec.timeouts.command
+    try:
+        first, source = ssh.served_host_keys(services, timeout)
+        with services_module.Services(image, "services-second") as second_services:
+            second, _ = ssh.served_host_keys(second_services, timeout)
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+    evidence("ssh.host_keys", {"first": sorted(f"{k.kind} {k.fingerprint}" for k in first),
+                               "second": sorted(f"{k.kind} {k.fingerprint}" for k in second),
+                               "read_with": source})
+    shared = first & second
+    assert not shared, (
+        f"two containers of {image.ref} serve the same SSH host key(s): "
+        + ", ".join(f"{k.kind} {k.fingerprint}" for k in sorted(shared, key=lambda k: k.kind))
+        + "\n  anyone with the image holds the private key and can impersonate every container"
+        "\n  hint: make host keys when the container starts (ssh-keygen in the start script), never at build")

@@ -1,0 +1,83 @@
+"""The image runs as a non-root user, the one images.yaml names, who can write HOME, /tmp
+and the caches torch and triton write."""
+import pytest
+
+from imagecheck.errors import ImagecheckError
+from imagecheck.runtime import infra
+
+
+@pytest.fixture
+def identity(image, facts) -> dict:
+    section = facts.get("identity") or {"error": "the facts probe has no identity section"}
+    if "error" in section:
+        pytest.fail(f"the identity probe failed in {image.ref}: {section['error']}", pytrace=False)
+    return section
+
+
+@pytest.fixture
+def infra_host(image):
+    """pytest-testinfra on the image's shared container, as its default user."""
+    try:
+        return infra.host(image.shared_container(), timeout=image.spec.timeouts.command)
+    except ImagecheckError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+def test_default_user_is_not_root(image, identity, evidence):
+    configured = image.config.get("User") or ""
+    uid = identity["user"]["uid"]
+    evidence("user.configured", configured or "(none: root)")
+    evidence("user.uid", uid)
+    assert configured.split(":")[0] not in ("", "root", "0") and uid != 0, (
+        f"{image.ref} runs as root: its USER is {configured or 'not set'!r} and `id -u` inside is {uid}"
+        "\n  hint: add a user (useradd --uid 1000 ...) and end the Dockerfile with USER <name>")
+
+
+def test_default_user_is_as_promised(image, infra_host, evidence):
+    promised = image.spec.user
+    if promised is None:
+        pytest.skip(f"images.yaml promises no user for {image.ref}")
+    user = infra_host.user()
+    try:
+        seen = {"name": user.name, "uid": user.uid, "groups": user.groups}
+    except (AssertionError, ValueError, ImagecheckError) as error:
+        pytest.fail(f"`id` cannot describe the default user of {image.ref}: {str(error).strip()[:300]}",
+                    pytrace=False)
+    evidence("user.seen", seen)
+    problems = []
+    if seen["name"] != promised.name:
+        problems.append(f"name is {seen['name']!r}, images.yaml expects {promised.name!r}")
+    if seen["uid"] != promised.uid:
+        problems.append(f"uid is {seen['uid']}, images.yaml expects {promised.uid}")
+    missing = [g for g in promised.groups if g not in seen["groups"]]
+    if missing:
+        problems.append(f"groups are {', '.join(seen['groups'])}; missing {', '.join(missing)} that images.yaml lists")
+    assert not problems, f"the default user of {image.ref} (`id` inside):\n  " + "\n  ".join(problems)
+
+
+def test_home_is_writable(image, identity, evidence):
+    home = identity["home"]
+    evidence("home", home)
+    assert home["ok"], (f"the default user of {image.ref} cannot write its HOME {home['path']}: "
+                        f"{home.get('error')}\n  hint: HOME must belong to the user (useradd --create-home)")
+
+
+def test_tmp_is_world_writable_and_sticky(image, identity, infra_host, evidence):
+    tmp = identity["tmp"]
+    evidence("tmp", tmp)
+    assert tmp["exists"] and tmp["is_dir"], (
+        f"{image.ref} has no /tmp ({tmp.get('error', 'not a folder')}); Python, torch and triton need a "
+        "temporary folder\n  hint: RUN install -d -m 1777 /tmp")
+    mode = infra_host.file("/tmp").mode  # testinfra's file module: `stat -c %a`
+    evidence("tmp.mode", oct(mode))
+    assert mode == 0o1777, f"/tmp in {image.ref} has mode {oct(mode)}, expected 0o1777 (world-writable, sticky)"
+    assert tmp["write"]["ok"], f"the default user of {image.ref} cannot write /tmp: {tmp['write'].get('error')}"
+
+
+def test_torch_and_triton_caches_are_writable(image, identity, evidence):
+    caches = identity["caches"]
+    evidence("caches", {name: {"path": c.get("path"), "ok": c["ok"]} for name, c in caches.items()})
+    failed = [f"{name} ({c.get('path')}): {c.get('error')}" for name, c in caches.items() if not c["ok"]]
+    assert not failed, (f"the default user of {image.ref} cannot write the caches torch.compile and triton use:\n  "
+                        + "\n  ".join(failed) + "\n  hint: make them writable, or point TORCHINDUCTOR_CACHE_DIR "
+                        "and TRITON_CACHE_DIR at a writable folder")
