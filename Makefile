@@ -8,11 +8,11 @@ ARGS ?=
 REPORTS ?= reports
 
 .DEFAULT_GOAL := help
-.PHONY: help setup fixtures validate test bench clean
+.PHONY: help setup fixtures validate test nightly bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: IMAGE=$(IMAGE) ARGS='extra pytest arguments'"
+	@echo "  variables: IMAGE=$(IMAGE) REPORTS=$(REPORTS) ARGS='extra pytest arguments'"
 
 setup: $(VENV)/.installed ## Create the virtualenv and install the suite's dependencies
 
@@ -34,6 +34,9 @@ validate: setup ## Validate IMAGE (default: the reference image, built if missin
 test: fixtures ## Run the suite's own tests (self-tests against real Docker and the fixture images)
 	$(BIN)/pytest selftest $(ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the setup is broken"; exit 1; fi; exit $$rc
+
+nightly: setup ## Validate every image in images.yaml in parallel (one worker each); report + JUnit in reports/DATE/
+	$(BIN)/python -m imagecheck.nightly --reports $(REPORTS) -- $(ARGS)
 
 bench: fixtures ## Measure the suite against its floor and the naive way (prints a table)
 	$(BIN)/python bench/overhead.py $(if $(filter-out pytorch-cuda:v2.6,$(IMAGE)),--image $(IMAGE))

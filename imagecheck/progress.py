@@ -54,6 +54,7 @@ class Progress:
     def __init__(self, config: Any | None, label: str = "") -> None:
         self._config = config
         self.label = label
+        self._wrote = False
 
     def _worker(self) -> str | None:
         return getattr(self._config, "workerinput", {}).get("workerid") if self._config else None
@@ -81,7 +82,11 @@ class Progress:
 
     def _raw(self, line: str) -> None:
         fd = _real_stderr.get(id(self._config))
-        data = (line + "\n").encode(errors="replace")
+        # the controller's terminal may be mid-line (progress dots): the first line of each
+        # Progress (one per test) starts a line of its own
+        data = ("" if self._wrote else "\n") + line + "\n"
+        self._wrote = True
+        data = data.encode(errors="replace")
         with _lock:
             try:
                 if fd is not None:

@@ -1,0 +1,114 @@
+"""The nightly run: every image in images.yaml, in parallel, into a dated report folder.
+
+    python -m imagecheck.nightly [--reports reports] [--baseline auto|none|FILE] [-- PYTEST ARGS]
+
+(`make nightly ARGS="--require-gpu"` runs it.) It starts pytest with one xdist worker per
+image (each image's checks stay on one worker, see imagecheck.scheduling), writes the
+sign-off report (report.html, report.md, report.json), the JUnit XML (junit.xml) and the
+terminal output (pytest.log) into REPORTS/YYYY-MM-DD/ (UTC; `-2`, `-3`... when the day
+already has one), points REPORTS/latest at it, and compares with the newest earlier
+report.json under REPORTS (--baseline auto), so last night's results are the baseline.
+The exit status is pytest's (1 when an image is BLOCKED).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import config as config_module
+from .errors import ConfigError
+
+
+def images_in(pytest_args: list[str], images_file: Path) -> list[str]:
+    """The images the run validates: the --image arguments, else every image in images.yaml."""
+    refs = []
+    for index, arg in enumerate(pytest_args):
+        if arg == "--image" and index + 1 < len(pytest_args):
+            refs.append(pytest_args[index + 1])
+        elif arg.startswith("--image="):
+            refs.append(arg.split("=", 1)[1])
+    if refs:
+        return list(dict.fromkeys(refs))
+    return list(config_module.load(images_file).images)
+
+
+def dated_folder(reports: Path, today: datetime.date) -> Path:
+    """REPORTS/YYYY-MM-DD, or the next free YYYY-MM-DD-N."""
+    base = reports / today.isoformat()
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = reports / f"{today.isoformat()}-{number}"
+    return candidate
+
+
+def previous_report(reports: Path, exclude: Path) -> Path | None:
+    """The newest report.json under REPORTS, other than the new folder's."""
+    found = [p for p in reports.glob("*/report.json")
+             if p.parent.resolve() != exclude.resolve() and not p.parent.is_symlink()]
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def command(folder: Path, workers: int, baseline: Path | None, pytest_args: list[str]) -> list[str]:
+    args = [sys.executable, "-m", "pytest", "-n", str(workers), "--signoff-report", str(folder),
+            f"--junitxml={folder / 'junit.xml'}", "-o", "junit_suite_name=imagecheck-nightly"]
+    if baseline is not None:
+        args += ["--baseline", str(baseline)]
+    return args + pytest_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m imagecheck.nightly", description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="Folder of the dated report folders")
+    parser.add_argument("--images-file", type=Path, default=Path("images.yaml"), help="The images and their promises")
+    parser.add_argument("--baseline", default="auto",
+                        help="auto (the newest earlier report under --reports), none, or a report.json")
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="Arguments for pytest (after --)")
+    args = parser.parse_args(argv)
+    pytest_args = [a for a in args.pytest_args if a != "--"] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    if args.images_file != Path("images.yaml") and "--images-file" not in " ".join(pytest_args):
+        pytest_args = ["--images-file", str(args.images_file), *pytest_args]
+    try:
+        refs = images_in(pytest_args, args.images_file)
+    except ConfigError as error:
+        print(f"nightly: images.yaml is not valid:\n  {error}", file=sys.stderr)
+        return 4
+    if not refs:
+        print(f"nightly: {args.images_file} lists no images; nothing to validate", file=sys.stderr)
+        return 4
+    folder = dated_folder(args.reports, datetime.datetime.now(datetime.timezone.utc).date())
+    folder.mkdir(parents=True)
+    if args.baseline == "auto":
+        baseline = previous_report(args.reports, folder)
+    elif args.baseline == "none":
+        baseline = None
+    else:
+        baseline = Path(args.baseline)
+    cmd = command(folder, len(refs), baseline, pytest_args)
+    print(f"nightly: {len(refs)} image(s), one worker each: {', '.join(refs)}", flush=True)
+    print(f"nightly: writing into {folder}/" + (f"; baseline {baseline}" if baseline else "; no baseline"), flush=True)
+    with (folder / "pytest.log").open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            log.write(line)
+        status = proc.wait()
+    latest = args.reports / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(folder.name)
+    except OSError as error:
+        print(f"nightly: could not point {latest} at {folder.name}: {error}", file=sys.stderr)
+    print(f"nightly: done (exit {status}); report {folder / 'report.html'}", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
