@@ -98,6 +98,10 @@ class DdpSpec:
     steps: int = 4
     min_bus_bandwidth_gbps: float | None = None
     bandwidth_bytes: int = 1 << 30
+    batch_size: int = 8              # per rank, of image_size x image_size RGB images
+    image_size: int = 64
+    cpu_processes: int = 2           # gloo on CPU when fewer than 2 GPUs are granted
+    cpu_bandwidth_bytes: int = 1 << 24
 
 
 @dataclass(frozen=True)
