@@ -99,8 +99,9 @@ def pytest_configure(config: pytest.Config) -> None:
     context = RunContext(
         identity=RunIdentity(run_id),
         client_factory=docker_runtime.connect,
-        gpu_factory=lambda client: gpu_runtime.choose(mode, config.getoption("--gpus"),
-                                                      config.getoption("--gpu-driver-dir"), client))
+        gpu_factory=lambda client: gpu_runtime.worker_share(
+            gpu_runtime.choose(mode, config.getoption("--gpus"), config.getoption("--gpu-driver-dir"), client),
+            getattr(config, "workerinput", {}).get("workerid"), getattr(config, "workerinput", {}).get("workercount")))
     state = ImagecheckState(catalog, refs, context, config.getoption("--require-gpu"))
     config.stash[STATE] = state
     state.sigterm.install()

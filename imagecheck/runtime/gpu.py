@@ -179,3 +179,20 @@ def choose(mode: str, gpus: str, driver_dir: str, client: docker.DockerClient | 
     else:
         indices = numbers
     return GpuAccess(mode, reason, tuple(indices), driver_dir, found, driver)
+
+
+def worker_share(access: GpuAccess, worker: str | None, workers: int | None) -> GpuAccess:
+    """With `pytest -n K` (xdist), each worker's own GPUs: the granted GPUs cut into K equal,
+    disjoint, contiguous shares, share i for worker gwi (what does not divide evenly stays
+    unused). Workers run different images at once, so two containers never share a GPU;
+    use K <= GPUs / 2 for the multi-GPU checks. Without xdist: the access unchanged."""
+    if access.mode == "none" or not worker or not workers or workers <= 1:
+        return access
+    index = int(re.sub(r"\D", "", worker) or 0)
+    per = len(access.indices) // workers
+    share = access.indices[index * per:(index + 1) * per]
+    note = (f"xdist worker {worker} of {workers}: GPUs {','.join(map(str, share))} of "
+            f"{','.join(map(str, access.indices))}" if share else
+            f"xdist worker {worker} of {workers}: no GPU left ({len(access.indices)} granted for {workers} workers)")
+    return GpuAccess(access.mode, f"{access.reason}; {note}", tuple(share), access.driver_dir, access.host_gpus,
+                     access.host_driver)
