@@ -15,7 +15,7 @@ def _capability(value: str) -> tuple[int, int]:
 
 
 def arch_covers(arch_list: list[str], capability: str) -> str | None:
-    """The entry of torch.cuda.get_arch_list() that runs on a device of this compute
+    """The best entry of torch.cuda.get_arch_list() that runs on a device of this compute
     capability, or None.
 
     A cubin for sm_XY runs on devices of the same major X with minor >= Y; an
@@ -23,18 +23,17 @@ def arch_covers(arch_list: list[str], capability: str) -> str | None:
     (compute_XY) is compiled by the driver for any device of capability >= XY.
     """
     want = _capability(capability)
+    fits = []
     for entry in arch_list:
         match = re.fullmatch(r"(sm|compute)_(\d+?)(\d)([af]?)", entry.strip())
         if not match:
             continue
         kind, major, minor, suffix = match.group(1), int(match.group(2)), int(match.group(3)), match.group(4)
-        if kind == "compute" and (major, minor) <= want:
-            return entry
-        if kind == "sm" and suffix == "a" and (major, minor) == want:
-            return entry
-        if kind == "sm" and suffix != "a" and major == want[0] and minor <= want[1]:
-            return entry
-    return None
+        if (kind == "compute" and (major, minor) <= want
+                or kind == "sm" and suffix == "a" and (major, minor) == want
+                or kind == "sm" and suffix != "a" and major == want[0] and minor <= want[1]):
+            fits.append(((kind == "sm", major, minor), entry))
+    return max(fits)[1] if fits else None  # machine code for the closest capability first, PTX last
 
 
 @dataclass(frozen=True)

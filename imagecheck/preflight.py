@@ -65,8 +65,7 @@ def access_problems(access: GpuAccess) -> list[str]:
         problems.append(f"GPU(s) asked for with --gpus are not on this host: {', '.join(missing)} do not exist")
     if not os.path.exists("/dev/nvidiactl"):
         problems.append("/dev/nvidiactl does not exist: the NVIDIA kernel driver is not loaded")
-    lib = os.path.join(access.driver_dir, "lib64")
-    if not glob.glob(os.path.join(lib, "libcuda.so*")):
+    if not any(glob.glob(os.path.join(access.driver_dir, sub, "libcuda.so*")) for sub in ("lib64", "lib")):
         problems.append(f"the driver folder {access.driver_dir} has no lib64/libcuda.so*: containers would get "
                         "no CUDA driver; pass --gpu-driver-dir with the folder that holds the driver's "
                         "user-space libraries (lib64/) and tools (bin/)")
