@@ -1,0 +1,88 @@
+"""Multi-GPU training on one node: the image's torchrun runs DDP over NCCL, one process per
+GPU granted (gloo on CPU with two processes when fewer than two GPUs are granted), and
+its all_reduce reaches the machine's bus bandwidth. One run serves every check here."""
+import pytest
+
+from imagecheck import distributed
+from imagecheck.ddp_session import DdpChecks
+from imagecheck.perf import record_perf
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ddp(request, image, require_gpus, progress, evidence) -> DdpChecks:
+    """The single-node torchrun run of this image, started by the first check that needs it."""
+    return DdpChecks(request.config, image, require_gpus, progress, evidence, nodes=1)
+
+
+def test_all_reduce_result_is_correct_on_every_rank(ddp, evidence):
+    run = ddp.run()
+    results = run.results()
+    evidence("ddp.all_reduce.wrong_elements", {r: x["all_reduce"]["wrong_elements"] for r, x in results.items()})
+    errors = distributed.all_reduce_errors(results)
+    assert not errors, (f"all_reduce (SUM of arange + rank) gave wrong results in {run.image} "
+                        f"({run.plan.describe()}):\n  " + "\n  ".join(errors))
+
+
+def test_ddp_step_leaves_identical_parameters_and_gradients_on_every_rank(ddp, evidence):
+    run = ddp.run()
+    results = run.results()
+    first = {r: x["ddp"]["steps"][0] for r, x in results.items()}
+    evidence("ddp.first_step", {r: {"param_digest": s["param_digest"], "grad_digest": s["grad_digest"]}
+                                for r, s in first.items()})
+    problems = distributed.step_disagreements(results)
+    assert not problems, (f"after DDP steps of {run.image}'s torchvision {ddp.image.spec.ddp.model} "
+                          f"({run.plan.describe()}), the ranks disagree:\n  " + "\n  ".join(problems) +
+                          "\n  hint: DDP broadcasts rank 0's parameters and all_reduces gradients; a difference "
+                          "means a collective returned different data on different ranks")
+
+
+def test_loss_falls_over_ddp_steps(ddp, evidence):
+    run = ddp.run()
+    losses, problems = distributed.loss_curve(run.results())
+    evidence("ddp.mean_loss", [round(v, 4) for v in losses])
+    assert not problems, "the ranks disagree on the all_reduced loss:\n  " + "\n  ".join(problems)
+    assert len(losses) >= 2 and losses[-1] < losses[0], (
+        f"the mean loss of {len(losses)} DDP steps on a fixed batch did not fall in {run.image}: {losses}")
+
+
+def test_backend_is_nccl_on_gpus_and_gloo_on_cpu(ddp, evidence):
+    run = ddp.run()
+    results = run.results()
+    backends = evidence("ddp.backend", {r: x.get("backend") for r, x in results.items()})
+    wrong = {r: b for r, b in backends.items() if b != run.plan.backend}
+    assert not wrong, (f"torch.distributed reports backends {wrong} in {run.image}, the run asked for "
+                       f"{run.plan.backend} ({run.plan.why})")
+    if run.plan.device == "cuda":
+        devices = evidence("ddp.devices", {r: x.get("device") for r, x in results.items()})
+        evidence("ddp.nccl_version", sorted({x.get("nccl_version") for x in results.values()}))
+        uuids = [d.get("uuid") or f"index {d.get('index')}" for d in devices.values()]
+        assert len(set(uuids)) == len(uuids), f"two ranks share a GPU in {run.image}: {devices}"
+
+
+def test_all_reduce_bus_bandwidth_meets_the_floor(ddp, evidence):
+    run = ddp.run()
+    plan = run.plan
+    figure = run.results()[0].get("bandwidth")
+    assert figure, f"rank 0 of {run.image} reported no bandwidth figure"
+    gbps = distributed.bus_bandwidth_gbps(figure["bytes"], figure["seconds_per_op"], figure["world_size"])
+    record_perf(evidence, plan.perf_subject, "bus_bandwidth", round(gbps, 2), "gbps")
+    evidence("ddp.bandwidth", {"bytes": figure["bytes"], "seconds_per_op": figure["seconds_per_op"],
+                               "world_size": figure["world_size"], "backend": plan.backend})
+    if plan.device != "cuda":
+        pytest.skip(f"gloo on CPU moved {figure['bytes'] >> 20} MiB at {gbps:.2f} GB/s bus bandwidth (recorded); "
+                    f"the floor and the host's figure are for NCCL on 2 or more GPUs ({plan.why})")
+    host = ddp.host_figure(plan)
+    if host.gbps:
+        record_perf(evidence, f"{plan.perf_subject}.host", "bus_bandwidth", round(host.gbps, 2), "gbps")
+        record_perf(evidence, plan.perf_subject, "host_share", round(gbps / host.gbps, 3), "x")
+    else:
+        evidence("ddp.host_bandwidth", f"not measured: {host.why_not}")
+    floor = ddp.image.spec.ddp.min_bus_bandwidth_gbps
+    if floor is not None:
+        share = f" (the host itself: {host.gbps:.1f} GB/s)" if host.gbps else ""
+        assert gbps >= floor, (f"a {figure['bytes'] >> 20} MiB all_reduce over NCCL on {plan.gpus} GPUs in {run.image} "
+                               f"reached {gbps:.1f} GB/s bus bandwidth{share}, images.yaml expects at least {floor}"
+                               "\n  hint: check --ipc/--shm-size in the image's run options and NCCL_P2P/SHM "
+                               "settings in its environment")

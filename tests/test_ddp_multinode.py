@@ -1,0 +1,63 @@
+"""Multi-node training: two containers of the image as two nodes, each with its own address
+on a network made for the run, meet through torchrun's c10d rendezvous; all_reduce and DDP
+steps succeed across them (NCCL with the GPUs split between the nodes, gloo on CPU with one
+process per node when fewer than two GPUs are granted). One run serves every check here."""
+import pytest
+
+from imagecheck import distributed
+from imagecheck.ddp_session import DdpChecks
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ddp(request, image, require_gpus, progress, evidence) -> DdpChecks:
+    """The two-node torchrun run of this image, started by the first check that needs it."""
+    return DdpChecks(request.config, image, require_gpus, progress, evidence, nodes=2)
+
+
+def test_two_nodes_meet_through_c10d_rendezvous(ddp, evidence):
+    run = ddp.run()
+    results = run.results()
+    evidence("ddp.nodes", [{"node": n.node, "address": n.address} for n in run.nodes])
+    per_node = {}
+    for rank, outcome in sorted(run.ranks.items()):
+        per_node.setdefault(outcome.node, set()).add(results[rank]["group_rank"])
+    evidence("ddp.group_ranks", {node: sorted(g) for node, g in per_node.items()})
+    assert {r["world_size"] for r in results.values()} == {run.plan.world} and len(results) == run.plan.world, (
+        f"the rendezvous in {run.image} formed worlds of {sorted({r['world_size'] for r in results.values()})} "
+        f"ranks ({len(results)} reported), expected {run.plan.world} ({run.plan.describe()})")
+    groups = [g for g in per_node.values()]
+    assert len(per_node) == 2 and all(len(g) == 1 for g in groups) and groups[0] != groups[1], (
+        f"torchrun's node ranks per container in {run.image} are {per_node}, expected one distinct node rank "
+        "per container")
+    if run.network.startswith("user-defined"):
+        addresses = [n.address for n in run.nodes]
+        assert len(set(addresses)) == 2 and "?" not in addresses, (
+            f"the two nodes of {run.image} do not have their own addresses on {run.network}: {addresses}")
+
+
+def test_all_reduce_across_two_nodes_is_correct_on_every_rank(ddp, evidence):
+    run = ddp.run()
+    results = run.results()
+    evidence("ddp.all_reduce.wrong_elements", {r: x["all_reduce"]["wrong_elements"] for r, x in results.items()})
+    errors = distributed.all_reduce_errors(results)
+    assert not errors, (f"all_reduce across two nodes gave wrong results in {run.image} "
+                        f"({run.plan.describe()}):\n  " + "\n  ".join(errors))
+
+
+def test_ddp_step_across_two_nodes_leaves_identical_parameters_and_gradients(ddp, evidence):
+    run = ddp.run()
+    results = run.results()
+    evidence("ddp.first_step", {r: x["ddp"]["steps"][0]["param_digest"] for r, x in results.items()})
+    problems = distributed.step_disagreements(results)
+    assert not problems, (f"after DDP steps across two nodes of {run.image} ({run.plan.describe()}), "
+                          "the ranks disagree:\n  " + "\n  ".join(problems))
+
+
+def test_two_node_backend_is_nccl_on_gpus_and_gloo_on_cpu(ddp, evidence):
+    run = ddp.run()
+    backends = evidence("ddp.backend", {r: x.get("backend") for r, x in run.results().items()})
+    wrong = {r: b for r, b in backends.items() if b != run.plan.backend}
+    assert not wrong, (f"torch.distributed reports backends {wrong} across two nodes of {run.image}, the run "
+                       f"asked for {run.plan.backend} ({run.plan.why})")
