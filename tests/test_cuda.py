@@ -23,6 +23,12 @@ def _torch(image, facts) -> dict:
 _device_results: dict[str, dict] = {}
 
 
+def _uuid(value) -> str | None:
+    """A GPU UUID as 32 hex digits (nvidia-smi writes GPU-xxxxxxxx-..., torch without GPU-)."""
+    digits = str(value or "").lower().removeprefix("gpu-").replace("-", "")
+    return digits if len(digits) == 32 and all(c in "0123456789abcdef" for c in digits) else None
+
+
 def _cuda_device(image) -> dict:
     """The cuda_device probe's result in the image's shared container (once per image)."""
     if image.ref not in _device_results:
@@ -152,8 +158,9 @@ def test_a_one_gpu_grant_shows_exactly_that_gpu(image, evidence, require_gpus):
         f"a container of {image.ref} granted only host GPU {index} sees {seen.get('device_count')} GPU(s)"
         + (f"\n  CUDA_VISIBLE_DEVICES={seen['visible_devices_env']} is set in it: {HARD_CODED_HINT}"
            if seen.get("visible_devices_env") is not None else ""))
-    if host is not None and host.uuid and seen["devices"][0].get("uuid"):
-        assert seen["devices"][0]["uuid"] == host.uuid, (
+    inside = _uuid(seen["devices"][0].get("uuid"))
+    if host is not None and _uuid(host.uuid) and inside:
+        assert inside == _uuid(host.uuid), (
             f"a container of {image.ref} granted host GPU {index} ({host.uuid}) sees {seen['devices'][0]['uuid']}")
 
 
