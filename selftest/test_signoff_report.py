@@ -4,42 +4,15 @@ with `-n 2`; evidence in the report and in JUnit; the image and host recorded as
 engine reports them; a baseline comparison of the two images' reports."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from helpers import REFERENCE, ROOT, SEEDRECIPE
-
-# A few fast modules: enough to pass the reference and block the recipe.
-CHECKS = ("tests/test_versions.py", "tests/test_imports.py", "tests/test_release_pairing.py")
-
-
-@dataclass
-class ReportRun:
-    ret: int
-    output: str
-    folder: Path
-
-    @property
-    def json(self) -> dict:
-        return json.loads((self.folder / "report.json").read_text())
-
-    def image(self, ref: str) -> dict:
-        return next(i for i in self.json["images"] if i["ref"] == ref)
-
-
-def run_with_report(folder: Path, *args: str, tests: tuple[str, ...] = CHECKS) -> ReportRun:
-    """The suite in a subprocess, writing its sign-off report and JUnit XML into folder."""
-    command = [sys.executable, "-m", "pytest", *tests, "-p", "no:cacheprovider", "--signoff-report", str(folder),
-               f"--junitxml={folder / 'junit.xml'}", *args]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    return ReportRun(proc.returncode, proc.stdout + proc.stderr, folder)
+from report_runs import ReportRun, run_with_report
 
 
 @pytest.fixture(scope="module", params=["one process", "-n 2"])
