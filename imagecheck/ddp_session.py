@@ -57,7 +57,8 @@ class DdpChecks:
         run = self._cached((self.image.ref, self.nodes, plan), make)
         if isinstance(run, ImagecheckError):
             pytest.fail(str(run), pytrace=False)
-        self.evidence("ddp.run", run.evidence())
+        worker = getattr(self.config, "workerinput", {}).get("workerid", "main")
+        self.evidence("ddp.run", {**run.evidence(), "worker": worker})
         if run.failure:
             pytest.fail(run.failure, pytrace=False)
         return run

@@ -179,6 +179,7 @@ class DistributedRun:
     limit: float
     network: str
     steps: int = 0
+    endpoint: str | None = None
     ranks: dict[int, RankOutcome] = field(default_factory=dict)
     nodes: list[NodeOutcome] = field(default_factory=list)
     seconds: float = 0.0
@@ -190,8 +191,10 @@ class DistributedRun:
 
     def evidence(self) -> dict:
         return {"plan": self.plan.describe(), "why": self.plan.why, "network": self.network,
+                "rendezvous": self.endpoint or "standalone (one node)",
                 "seconds": round(self.seconds, 1), "limit_s": self.limit,
-                "nodes": [{"node": n.node, "where": n.where, "address": n.address} for n in self.nodes]}
+                "nodes": [{"node": n.node, "where": n.where, "address": n.address,
+                           "gpus": list(self.plan.nodes[n.node].indices)} for n in self.nodes]}
 
 
 @dataclass(frozen=True)
@@ -367,7 +370,7 @@ def run_in_image(image: Any, plan_: Plan, *, report: Reporter | None = None) -> 
                 port = probes.run(containers[0], "ddp_free_port", timeout=COLLECT_TIMEOUT).data["port"]
                 addresses = [f"host network, node {k}" for k in range(nodes)]
             host = "127.0.0.1" if network.mode == "host" else addresses[0]
-            endpoint = f"{host}:{port}"
+            endpoint = outcome.endpoint = f"{host}:{port}"
         budget = deadline - time.monotonic() - _reserve(limit)
         if budget < 10:
             raise DistributedError(explain(

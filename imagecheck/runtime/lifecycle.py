@@ -59,7 +59,7 @@ def _owner_is_gone(labels: dict[str, str], me: RunIdentity) -> bool:
 
 
 def sweep_leftovers(client: docker.DockerClient, me: RunIdentity) -> list[str]:
-    """Remove containers and images of crashed runs on this host; their descriptions."""
+    """Remove containers, networks and images of crashed runs on this host; their descriptions."""
     removed = []
     for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
         if _owner_is_gone(container.labels, me):
@@ -67,6 +67,13 @@ def sweep_leftovers(client: docker.DockerClient, me: RunIdentity) -> list[str]:
                 container.remove(force=True, v=True)
                 removed.append(f"container {container.name} of run {container.labels.get(RUN_LABEL)}")
             except docker.errors.NotFound:
+                pass
+    for network in client.networks.list(filters={"label": RUN_LABEL}):
+        if _owner_is_gone(network.attrs.get("Labels") or {}, me):
+            try:
+                network.remove()
+                removed.append(f"network {network.name} of run {(network.attrs.get('Labels') or {}).get(RUN_LABEL)}")
+            except docker.errors.APIError:
                 pass
     for image in client.images.list(filters={"label": RUN_LABEL}):
         if _owner_is_gone(image.labels, me):

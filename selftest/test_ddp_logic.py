@@ -1,0 +1,180 @@
+"""The distributed tier's pure logic: the bus bandwidth formula, the plans, the torchrun
+command lines, naming the stalled rank, judging the ranks' results, and each xdist
+worker's share of the GPUs. No Docker here; the behaviour runs in the other test_ddp_*."""
+import pytest
+
+from imagecheck import distributed
+from imagecheck.config import DdpSpec
+from imagecheck.distributed import DistributedRun, NodeOutcome, RankOutcome
+from imagecheck.perf import parse
+from imagecheck.runtime.gpu import GpuAccess, worker_share
+
+FOUR = GpuAccess("devices", "--gpu-mode devices", (0, 1, 2, 3))
+NONE = GpuAccess("none", "auto: no GPU")
+
+
+# ---- bandwidth ---------------------------------------------------------------------------
+def test_bus_bandwidth_is_the_nccl_tests_formula():
+    # nccl-tests: busbw = algbw * 2(n-1)/n; on 2 ranks bus bandwidth equals algorithm bandwidth
+    assert distributed.bus_bandwidth_gbps(2**30, 2**30 / 330e9, 2) == pytest.approx(330.0)
+    assert distributed.bus_bandwidth_gbps(1e9, 0.01, 8) == pytest.approx(100.0 * 2 * 7 / 8)
+    assert distributed.bus_bandwidth_gbps(1e9, 1.0, 1) == 0.0
+    with pytest.raises(ValueError):
+        distributed.bus_bandwidth_gbps(1e9, 0.0, 2)
+
+
+def test_bandwidth_evidence_keys_follow_the_perf_convention():
+    gpu = distributed.plan(FOUR.subset((0, 1)), DdpSpec())
+    cpu = distributed.plan(NONE, DdpSpec())
+    assert gpu.perf_subject == "all_reduce.2gpu" and cpu.perf_subject == "all_reduce.cpu_2proc"
+    key = parse(f"perf.{gpu.perf_subject}.bus_bandwidth_gbps")
+    assert key and key.direction == "higher" and key.unit_label == "GB/s"
+    assert parse(f"perf.{gpu.perf_subject}.host_share_x").direction == "higher"
+
+
+# ---- plans and commands ------------------------------------------------------------------
+def test_two_or_more_gpus_plan_nccl_with_one_process_per_gpu():
+    one = distributed.plan(FOUR, DdpSpec())
+    assert (one.backend, one.device, one.procs_per_node, one.world, one.bandwidth_bytes) == \
+        ("nccl", "cuda", 4, 4, 1 << 30)
+    two = distributed.plan(FOUR, DdpSpec(), nodes=2)
+    assert [n.indices for n in two.nodes] == [(0, 1), (2, 3)] and two.procs_per_node == 2
+    assert two.bandwidth_bytes == 0
+
+
+def test_fewer_than_two_gpus_plan_gloo_on_cpu_with_two_processes():
+    for access in (NONE, FOUR.subset((0,))):
+        single = distributed.plan(access, DdpSpec())
+        assert (single.backend, single.device, single.world, single.procs_per_node) == ("gloo", "cpu", 2, 2)
+        assert all(n.granted == 0 for n in single.nodes) and "NCCL needs 2" in single.why
+        double = distributed.plan(access, DdpSpec(), nodes=2)
+        assert (double.world, double.procs_per_node, len(double.nodes)) == (2, 1, 2)
+
+
+def test_torchrun_commands_bound_restarts_and_use_c10d_for_two_nodes():
+    plan = distributed.plan(NONE, DdpSpec(), nodes=2)
+    node1 = distributed.torchrun_command(["torchrun"], plan, "/w.py", {"a": 1}, node=1,
+                                         endpoint="10.0.0.2:29400", rdzv_id="x", join_timeout=60)
+    assert "--max-restarts=0" in node1 and "--nnodes=2" in node1 and "--rdzv-backend=c10d" in node1
+    assert "--rdzv-endpoint=10.0.0.2:29400" in node1 and "--rdzv-conf=is_host=0,join_timeout=60" in node1
+    assert node1[-2:] == ["/w.py", '{"a": 1}']
+    single = distributed.torchrun_command(["torchrun"], distributed.plan(NONE, DdpSpec()), "/w.py", {})
+    assert "--standalone" in single and "--nproc-per-node=2" in single
+
+
+def test_every_run_keeps_nvlink_multicast_off_and_nccl_warnings_on():
+    assert distributed.RUN_ENV["NCCL_NVLS_ENABLE"] == "0"
+    assert distributed.RUN_ENV["TORCH_SYMM_MEM_DISABLE_MULTICAST"] == "1"
+    assert distributed.RUN_ENV["NVSHMEM_DISABLE_NVLS"] == "1"
+    assert distributed.RUN_ENV["NCCL_DEBUG"] == "WARN"
+
+
+# ---- naming the stalled rank ---------------------------------------------------------------
+def _phases(*names, t=100.0):
+    return [{"seq": i + 1, "phase": n, "t": t} for i, n in enumerate(names)]
+
+
+def _rank(rank, node, *names):
+    return RankOutcome(rank, node, _phases(*names), None, [], [])
+
+
+def test_the_rank_that_got_least_far_is_named_as_stalled():
+    ranks = {0: _rank(0, 0, "start", "import", "init_process_group", "all_reduce"),
+             1: _rank(1, 0, "start", "import", "init_process_group"),
+             2: _rank(2, 0, "start", "import", "init_process_group", "all_reduce")}
+    stall = distributed.diagnose(3, ranks, {0: 130.0})
+    assert stall.stalled == (1,) and not stall.every_rank and stall.summary() == "rank 1 stalled"
+    assert "rank 1 (node 0): stalled in 'init_process_group' for 30 s" in stall.lines[1]
+    assert "rank 0 (node 0): waiting in 'all_reduce'" in stall.lines[0]
+
+
+def test_a_rank_with_no_step_never_reached_the_worker_script():
+    stall = distributed.diagnose(2, {0: _rank(0, 0, "start", "import", "init_process_group")})
+    assert stall.stalled == (1,)
+    assert "rank 1: no step recorded: it never reached the worker script" in stall.lines[1]
+
+
+def test_ranks_stuck_at_the_same_step_are_all_named():
+    ranks = {r: _rank(r, r, "start", "all_reduce") for r in range(2)}
+    stall = distributed.diagnose(2, ranks)
+    assert stall.stalled == (0, 1) and stall.every_rank and "never completed" in stall.summary()
+
+
+def test_a_killed_run_explains_the_stall_with_the_last_nccl_lines():
+    plan = distributed.plan(NONE, DdpSpec())
+    run = DistributedRun("img:1", plan, 60.0, "container default", steps=4)
+    run.nodes = [NodeOutcome(0, "container c1", "c1", timed_out=True, output="agent line", clock=150.0)]
+    run.ranks = {0: RankOutcome(0, 0, _phases("start", "init_process_group"), None, ["x"],
+                                ["[c10d] The client socket has connected to [::1]:4000"])}
+    message = distributed._failure(run)
+    assert message.startswith("torchrun in img:1 did not finish within its 60 s limit (images.yaml "
+                              "timeouts.ddp) and was killed: rank 1 stalled")
+    assert "rank 0 (node 0): waiting in 'init_process_group' for 50 s" in message
+    assert "last NCCL/gloo lines of each rank" in message and "The client socket has connected" in message
+    assert "rank 1: (nothing logged)" in message and "agent line" in message
+
+
+def test_a_rank_that_raised_is_named_with_its_error():
+    plan = distributed.plan(NONE, DdpSpec())
+    run = DistributedRun("img:1", plan, 60.0, "container default", steps=4)
+    run.nodes = [NodeOutcome(0, "container c1", "c1", exit_code=1, output="ChildFailedError")]
+    ok = {"ok": True, "all_reduce": {"ok": True}}
+    run.ranks = {0: RankOutcome(0, 0, _phases("start"), ok, [], []),
+                 1: RankOutcome(1, 0, _phases("start", "init_process_group"),
+                                {"ok": False, "failed_in": "init_process_group",
+                                 "error": "RuntimeError: Distributed package doesn't have NCCL built in"}, [], [])}
+    message = distributed._failure(run)
+    assert "rank 1 failed in 'init_process_group': RuntimeError: Distributed package" in message
+    assert "torchrun on node 0 exited with 1" in message
+    run.nodes[0].exit_code, run.ranks[1] = 0, RankOutcome(1, 0, _phases("start"), ok, [], [])
+    assert distributed._failure(run) is None
+
+
+# ---- judging results ------------------------------------------------------------------------
+def _step(step, param="p", grad="g", pdiff=0.0, gdiff=0.0, loss=1.0):
+    return {"step": step, "param_digest": param, "grad_digest": grad, "param_max_diff_to_rank0": pdiff,
+            "grad_max_diff_to_rank0": gdiff, "mean_loss": loss}
+
+
+def test_identical_digests_pass_and_any_difference_is_reported():
+    same = {r: {"ddp": {"steps": [_step(1), _step(2)]}} for r in range(2)}
+    assert distributed.step_disagreements(same) == []
+    differ = {0: {"ddp": {"steps": [_step(1)]}}, 1: {"ddp": {"steps": [_step(1, param="q")]}}}
+    assert distributed.step_disagreements(differ)[0].startswith("step 1: parameters differ between ranks")
+    drift = {0: {"ddp": {"steps": [_step(1)]}}, 1: {"ddp": {"steps": [_step(1, gdiff=1e-3)]}}}
+    assert "gradients differ from rank 0's by up to 0.001" in distributed.step_disagreements(drift)[0]
+    short = {0: {"ddp": {"steps": [_step(1)]}}, 1: {"ddp": {"steps": []}}}
+    assert "different numbers of DDP steps" in distributed.step_disagreements(short)[0]
+
+
+def test_all_reduce_errors_name_the_rank_and_the_values():
+    results = {0: {"all_reduce": {"ok": True}},
+               1: {"all_reduce": {"ok": False, "elements": 8, "wrong_elements": 3, "first": [2.0, 1.0],
+                                  "last": [15.0, 15.0]}}}
+    assert distributed.all_reduce_errors(results) == [
+        "rank 1: 3 of 8 elements wrong (first: got 2.0, expected 1.0; last: got 15.0, expected 15.0)"]
+
+
+def test_loss_curve_is_rank_zeros_and_disagreement_is_reported():
+    agree = {r: {"ddp": {"steps": [_step(1, loss=2.0), _step(2, loss=1.0)]}} for r in range(2)}
+    assert distributed.loss_curve(agree) == ([2.0, 1.0], [])
+    agree[1]["ddp"]["steps"][1]["mean_loss"] = 1.5
+    assert distributed.loss_curve(agree)[1] == ["rank 1 saw mean losses [2.0, 1.5], rank 0 saw [2.0, 1.0]"]
+
+
+# ---- xdist: disjoint GPUs per worker -------------------------------------------------------
+def test_each_xdist_worker_gets_its_own_disjoint_gpus():
+    shares = [worker_share(FOUR, f"gw{i}", 2) for i in range(2)]
+    assert [s.indices for s in shares] == [(0, 1), (2, 3)]
+    assert "xdist worker gw1 of 2: GPUs 2,3 of 0,1,2,3" in shares[1].reason
+    three = [worker_share(FOUR, f"gw{i}", 3).indices for i in range(3)]
+    assert three == [(0,), (1,), (2,)]
+    flat = [i for share in three for i in share]
+    assert len(flat) == len(set(flat))
+
+
+def test_without_xdist_or_gpus_the_access_is_unchanged():
+    assert worker_share(FOUR, None, None) is FOUR and worker_share(FOUR, "gw0", 1) is FOUR
+    assert worker_share(NONE, "gw1", 2) is NONE
+    starved = worker_share(FOUR.subset((0,)), "gw1", 2)
+    assert starved.granted == 0 and "no GPU left (1 granted for 2 workers)" in starved.reason
