@@ -1,0 +1,44 @@
+"""`make nightly` (python -m imagecheck.nightly): every image in parallel, one worker per
+image, the report and JUnit in a dated folder, the previous night as the baseline."""
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+from helpers import REFERENCE, ROOT, SEEDRECIPE
+
+
+def nightly(reports, *pytest_args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "imagecheck.nightly", "--reports", str(reports), "--",
+                           "-p", "no:cacheprovider", *pytest_args, "tests/test_versions.py"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+
+def test_nightly_validates_each_image_on_its_own_worker_into_a_dated_folder(tmp_path, fixture_image):
+    reports = tmp_path / "reports"
+    first = nightly(reports, "--image", fixture_image(REFERENCE), "--image", fixture_image(SEEDRECIPE))
+    assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-2000:]  # the recipe is BLOCKED
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    folder = reports / today
+    assert sorted(p.name for p in folder.iterdir()) == ["junit.xml", "pytest.log", "report.html", "report.json",
+                                                        "report.md"]
+    assert (reports / "latest").resolve() == folder.resolve()
+    assert "2 image(s), one worker each" in first.stdout
+    report = json.loads((folder / "report.json").read_text())
+    assert report["run"]["workers"] == 2 and report["baseline"] is None
+    workers = {i["ref"]: {c["worker"] for c in i["checks"]} for i in report["images"]}
+    assert all(len(w) == 1 for w in workers.values()) and workers[REFERENCE] != workers[SEEDRECIPE], workers
+    assert {i["ref"]: i["verdict"] for i in report["images"]} == {REFERENCE: "SIGNED OFF", SEEDRECIPE: "BLOCKED"}
+    suite = ET.parse(folder / "junit.xml").getroot().find("testsuite")
+    assert suite.get("name") == "imagecheck-nightly" and int(suite.get("failures")) == 3
+    assert "imagecheck sign-off" in (folder / "pytest.log").read_text()
+
+    second = nightly(reports, "--image", REFERENCE)
+    assert second.returncode == 0, second.stdout[-3000:]
+    again = reports / f"{today}-2"
+    assert (reports / "latest").resolve() == again.resolve()
+    baseline = json.loads((again / "report.json").read_text())["baseline"]
+    assert baseline["path"] == str(folder / "report.json")
