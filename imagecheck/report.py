@@ -220,6 +220,8 @@ class SignoffReport:
     # ---- the end ----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file, so the properties land in it
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.config.option.collectonly:
+            return  # nothing ran: no verdict to give
         self.described.update(report_feed.describe_images(self.state))
         self.model = self.build(session, int(exitstatus))
         try:
@@ -270,6 +272,11 @@ class SignoffReport:
             entry["regressions"] = regressions
             decision = verdict.decide(mine, required=spec.checks.required, advisory=spec.checks.advisory,
                                       require_gpu=require_gpu, incomplete=incomplete, regressions=regressions)
+            required = {c["check"] for c in mine if c.get("required")}
+            for regression in regressions:
+                regression["effect"] = "blocks" if regression.get("blocks") else "informs"
+                if regression["kind"] == "newly_failing" and regression["name"] in required:
+                    regression["effect"] = "blocks (a required check fails)"
             if malformed:
                 decision["notes"].append("evidence keys under perf. that do not follow imagecheck.perf's naming "
                                          "(perf.<subject>.<measure>_<unit>, a number): " + ", ".join(malformed))

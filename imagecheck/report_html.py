@@ -160,12 +160,12 @@ def _regressions(model: dict) -> str:
     rows = []
     for image in model["images"]:
         for r in image["regressions"]:
-            cls = "failed" if r.get("blocks") else "skipped"
+            cls = "failed" if (r.get("effect") or "").startswith("blocks") or r.get("blocks") else "skipped"
             rows.append(f'<tr class="regression" data-kind="{e(r["kind"])}"><td><code>{e(image["ref"])}</code></td>'
                         f'<td><span class="badge {cls}">{e(r["kind"].replace("_", " "))}</span></td>'
                         f'<td><code>{e(r["name"])}</code></td><td>{e(r["baseline"])}</td><td>{e(r["current"])}</td>'
                         f'<td>{e(_change(r))}</td>'
-                        f'<td>{"blocks" if r.get("blocks") else "informs"}</td></tr>')
+                        f'<td>{e(r.get("effect") or ("blocks" if r.get("blocks") else "informs"))}</td></tr>')
     body = ("<table><thead><tr><th>image</th><th>kind</th><th>what</th><th>baseline</th><th>now</th>"
             f"<th>change</th><th>effect</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
             if rows else '<p class="ok-line">No regressions against the baseline.</p>')

@@ -61,9 +61,10 @@ def render(model: dict) -> str:
                 f"Baseline: `{base['path']}` (generated {base.get('generated')}).", ""]
         rows = [(image, r) for image in model["images"] for r in image["regressions"]]
         if rows:
-            out += ["| image | kind | what | baseline | now | blocks |", "|---|---|---|---|---|---|"]
+            out += ["| image | kind | what | baseline | now | effect |", "|---|---|---|---|---|---|"]
             out += [f"| `{image['ref']}` | {r['kind']} | {_cell(r['name'])} | {_cell(r['baseline'])} | "
-                    f"{_cell(r['current'])} | {'yes' if r.get('blocks') else 'no'} |" for image, r in rows]
+                    f"{_cell(r['current'])} | {r.get('effect') or ('blocks' if r.get('blocks') else 'informs')} |"
+                    for image, r in rows]
         else:
             out.append("No regressions.")
         out.append("")
