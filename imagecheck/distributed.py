@@ -162,6 +162,7 @@ class NodeOutcome:
     node: int
     where: str
     address: str
+    container_id: str = ""
     exit_code: int | None = None     # None: killed at the limit
     output: str = ""                 # torchrun's own last lines
     timed_out: bool = False
@@ -180,6 +181,7 @@ class DistributedRun:
     network: str
     steps: int = 0
     endpoint: str | None = None
+    network_name: str | None = None
     ranks: dict[int, RankOutcome] = field(default_factory=dict)
     nodes: list[NodeOutcome] = field(default_factory=list)
     seconds: float = 0.0
@@ -193,7 +195,8 @@ class DistributedRun:
         return {"plan": self.plan.describe(), "why": self.plan.why, "network": self.network,
                 "rendezvous": self.endpoint or "standalone (one node)",
                 "seconds": round(self.seconds, 1), "limit_s": self.limit,
-                "nodes": [{"node": n.node, "where": n.where, "address": n.address,
+                "network_name": self.network_name,
+                "nodes": [{"node": n.node, "where": n.where, "address": n.address, "container_id": n.container_id,
                            "gpus": list(self.plan.nodes[n.node].indices)} for n in self.nodes]}
 
 
@@ -353,7 +356,7 @@ def run_in_image(image: Any, plan_: Plan, *, report: Reporter | None = None) -> 
     with contextlib.ExitStack() as stack:
         network = stack.enter_context(node_network(image, tag)) if nodes > 1 else None
         if network is not None:
-            outcome.network = network.describe()
+            outcome.network, outcome.network_name = network.describe(), network.name
         containers: list[Container] = []
         for node, access in enumerate(plan_.nodes):
             env = {**RUN_ENV, **({"NCCL_HOSTID": f"imagecheck-node{node}-{tag}"} if nodes > 1 else {})}
@@ -381,7 +384,7 @@ def run_in_image(image: Any, plan_: Plan, *, report: Reporter | None = None) -> 
         script = f"{probes.IN_CONTAINER_DIR}/{WORKER}.py"
         commands = [torchrun_command(["torchrun"], plan_, script, args, node=k, endpoint=endpoint,
                                      rdzv_id=f"imagecheck-{tag}", join_timeout=limit) for k in range(nodes)]
-        outcome.nodes = [NodeOutcome(k, containers[k].name, addresses[k]) for k in range(nodes)]
+        outcome.nodes = [NodeOutcome(k, containers[k].name, addresses[k], containers[k].id) for k in range(nodes)]
         say(f"torchrun: {plan_.describe()} ({budget:.0f} s left of timeouts.ddp {limit:.0f} s)")
         _launch(containers, commands, outcome.nodes, budget)
         for node, container in enumerate(containers):

@@ -1,0 +1,85 @@
+"""What the distributed tier's self-tests share: the check names, the evidence an inner
+run recorded (JUnit properties), and what a run may have left on the engine or the host."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import docker
+
+DDP_TESTS = ("tests/test_ddp.py", "tests/test_ddp_multinode.py")
+SINGLE = {"test_all_reduce_result_is_correct_on_every_rank",
+          "test_ddp_step_leaves_identical_parameters_and_gradients_on_every_rank",
+          "test_loss_falls_over_ddp_steps", "test_backend_is_nccl_on_gpus_and_gloo_on_cpu",
+          "test_all_reduce_bus_bandwidth_meets_the_floor"}
+MULTI = {"test_two_nodes_meet_through_c10d_rendezvous", "test_all_reduce_across_two_nodes_is_correct_on_every_rank",
+         "test_ddp_step_across_two_nodes_leaves_identical_parameters_and_gradients",
+         "test_two_node_backend_is_nccl_on_gpus_and_gloo_on_cpu"}
+BANDWIDTH = "test_all_reduce_bus_bandwidth_meets_the_floor"
+HANG = "pytorch-cuda:v2.6-ddp-rank-hang"
+
+
+def names(ref: str, tests: set[str]) -> set[str]:
+    return {f"{name}[{ref}]" for name in tests}
+
+
+def junit_cases(workdir: Path) -> dict[str, dict]:
+    """Every test case of the inner runs in workdir: its time, its file and its properties
+    (JSON values decoded)."""
+    cases = {}
+    for path in sorted(workdir.glob("junit-*.xml")):
+        for case in ET.parse(path).getroot().iter("testcase"):
+            props = {}
+            for prop in case.iter("property"):
+                value = prop.get("value")
+                try:
+                    value = json.loads(value)
+                except (TypeError, ValueError):
+                    pass
+                props[prop.get("name")] = value
+            cases[case.get("name")] = {"time": float(case.get("time") or 0), "file": case.get("classname"),
+                                       "properties": props}
+    return cases
+
+
+def run_evidence(cases: dict[str, dict]) -> list[dict]:
+    """The distinct distributed runs the inner run's checks recorded (evidence ddp.run)."""
+    runs = {}
+    for case in cases.values():
+        run = case["properties"].get("ddp.run")
+        if isinstance(run, dict):
+            runs[tuple(n["container_id"] for n in run["nodes"])] = run
+    return list(runs.values())
+
+
+def leftovers(client: docker.DockerClient, runs: list[dict]) -> list[str]:
+    """The containers and networks of these runs that still exist (the engine's event log
+    is too short to trust on a busy machine; the runs' own evidence names them)."""
+    found = []
+    for run in runs:
+        for node in run["nodes"]:
+            try:
+                found.append(f"container {client.containers.get(node['container_id']).name}")
+            except docker.errors.NotFound:
+                pass
+        if run.get("network_name"):
+            found += [f"network {n.name}" for n in client.networks.list(names=[run["network_name"]])]
+    return found
+
+
+def processes_of(container_ids: set[str]) -> list[str]:
+    """Host processes still living in the cgroups of these containers (none once removed)."""
+    alive = []
+    for cgroup in Path("/proc").glob("[0-9]*/cgroup"):
+        try:
+            text = cgroup.read_text()
+        except OSError:
+            continue
+        if any(cid in text for cid in container_ids):
+            try:
+                command = (cgroup.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                command = "?"
+            alive.append(f"pid {cgroup.parent.name}: {command.strip()[:120]}")
+    return alive

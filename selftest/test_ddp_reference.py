@@ -1,0 +1,60 @@
+"""The distributed tier on this CPU-only host, in real containers of the reference image:
+torchrun with gloo and two processes, on one node and across two containers as two nodes
+(each with its own address on a network made for the run), passes every check; the
+bandwidth check records the gloo figure and skips its NCCL floor; under --require-gpu
+every check fails saying why; nothing is left behind."""
+import pytest
+
+from ddp_runs import BANDWIDTH, DDP_TESTS, MULTI, SINGLE, junit_cases, leftovers, names, run_evidence
+from helpers import REFERENCE, run_suite_subprocess
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ddp-reference")
+
+
+@pytest.fixture(scope="module")
+def reference_run(workdir, fixture_image):
+    fixture_image(REFERENCE)
+    return run_suite_subprocess(workdir, "--image", REFERENCE, tests=DDP_TESTS, timeout=1200)
+
+
+def test_reference_passes_every_distributed_check_on_cpu(reference_run):
+    assert reference_run.names("passed") == names(REFERENCE, (SINGLE | MULTI) - {BANDWIDTH}), reference_run.stdout[-4000:]
+    skipped = f"{BANDWIDTH}[{REFERENCE}]"
+    assert reference_run.names("skipped") == {skipped}
+    assert "gloo on CPU moved 16 MiB at" in reference_run.message(skipped)
+    assert "the floor and the host's figure are for NCCL on 2 or more GPUs" in reference_run.message(skipped)
+
+
+def test_evidence_shows_the_plan_the_bandwidth_and_two_addresses(reference_run, workdir):
+    cases = junit_cases(workdir)
+    single = cases[f"test_all_reduce_result_is_correct_on_every_rank[{REFERENCE}]"]["properties"]
+    assert single["ddp.run"]["plan"] == "gloo on CPU, 1 node(s) x 2 processes"
+    assert single["ddp.all_reduce.wrong_elements"] == {"0": 0, "1": 0}
+    bandwidth = cases[f"{BANDWIDTH}[{REFERENCE}]"]["properties"]
+    assert float(bandwidth["perf.all_reduce.cpu_2proc.bus_bandwidth_gbps"]) > 0
+    losses = cases[f"test_loss_falls_over_ddp_steps[{REFERENCE}]"]["properties"]["ddp.mean_loss"]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    multi = cases[f"test_two_nodes_meet_through_c10d_rendezvous[{REFERENCE}]"]["properties"]
+    assert multi["ddp.run"]["network"].startswith("user-defined bridge network imagecheck-ddp-")
+    addresses = [node["address"] for node in multi["ddp.nodes"]]
+    assert len(set(addresses)) == 2 and all(a.count(".") == 3 for a in addresses), addresses
+    assert multi["ddp.run"]["rendezvous"] == f"{addresses[0]}:29400"
+
+
+def test_distributed_runs_leave_no_container_or_network(reference_run, workdir, docker_client):
+    runs = run_evidence(junit_cases(workdir))
+    assert sorted(len(r["nodes"]) for r in runs) == [1, 2], runs
+    assert leftovers(docker_client, runs) == []
+
+
+def test_require_gpu_fails_every_distributed_check_on_a_cpu_host(tmp_path, fixture_image):
+    fixture_image(REFERENCE)
+    run = run_suite_subprocess(tmp_path, "--image", REFERENCE, "--require-gpu", tests=DDP_TESTS, timeout=600)
+    assert run.names("failed") == names(REFERENCE, SINGLE | MULTI), run.stdout[-3000:]
+    for name in run.names("failed"):
+        assert "needs 2 GPU(s), this host grants 0" in run.message(name)
+        assert "--require-gpu makes that a failure" in run.message(name)
+    assert run_evidence(junit_cases(tmp_path)) == [], "a distributed run started although it was bound to fail"
