@@ -39,7 +39,8 @@ def documented_option(options: RunOptions) -> str | None:
 
 def looks_like_shm_exhaustion(result: dict) -> bool:
     """Whether a failed DataLoader run died the way a full /dev/shm kills it."""
-    text = " ".join([str(result.get("error", ""))] + list(result.get("traceback_tail") or [])).lower()
+    text = " ".join([str(result.get("error", "")), str(result.get("error_last_line", ""))]
+                    + list(result.get("traceback_tail") or [])).lower()
     return any(sign in text for sign in _SHM_SIGNS)
 
 
@@ -86,4 +87,7 @@ def judge(image_ref: str, spec: DataLoaderSpec, options: RunOptions, documented:
 
 
 def _short(result: dict) -> str:
-    return str(result.get("error") or "no error text").strip().splitlines()[0][:300]
+    """The error's last line: for an error raised in a worker, the worker's own exception."""
+    first = str(result.get("error") or "no error text").strip().splitlines()[0]
+    last = result.get("error_last_line")
+    return (first if not last or last in first else f"{first} ... {last}")[:400]

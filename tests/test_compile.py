@@ -30,6 +30,10 @@ def _compile(image, evidence, device: str, models: list[str]) -> None:
         evidence(f"compile.{device}.{model}", {k: result.get(k) for k in (
             "compile_seconds", "eager_ms", "compiled_ms", "speedup", "max_abs_diff", "capture", "stage", "error")})
         if not result.get("ok"):
+            if result.get("stage") == "device":  # no model can run: say so once
+                pytest.fail(f"torch.compile on CUDA cannot run in {image.ref}: {result.get('error')}, although the "
+                            f"container was granted {image.gpu.granted} GPU(s) (see test_cuda_is_available)",
+                            pytrace=False)
             gap = explain_missing(image.ref, result.get("toolchain") or {}, device)
             if gap:  # every model would fail the same way: say exactly what the image lacks, once
                 pytest.fail(f"{gap}\n  {model} failed at the {result.get('stage')} stage: {result.get('error')}",

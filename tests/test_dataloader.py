@@ -14,7 +14,7 @@ def _run(image, role: str, **options) -> dict:
     """The dataloader probe in a fresh container of the image started with these options."""
     spec = image.spec.dataloader
     args = {"num_workers": spec.num_workers, "batch_size": spec.batch_size, "sample_mib": spec.sample_mib,
-            "batches": spec.batches, "timeout": max(30, image.spec.timeouts.dataloader // 2)}
+            "batches": spec.batches, "timeout": max(20, min(60, image.spec.timeouts.dataloader // 5))}
     with image.new_container(role, entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True,
                              **options) as container:
         probes.install(container)
@@ -27,7 +27,7 @@ def _summary(result: dict | None) -> dict | None:
     return {"ok": result.get("ok"), "shm_mib": (result.get("shm") or {}).get("size_mib"),
             "pin_memory": result.get("pin_memory"), "epochs": result.get("epochs"),
             "persistent": result.get("persistent"), "mib_per_second": result.get("mib_per_second"),
-            "error": result.get("error")}
+            "error": result.get("error"), "error_last_line": result.get("error_last_line")}
 
 
 @pytest.mark.slow
