@@ -58,7 +58,7 @@ class DdpChecks:
         if isinstance(run, ImagecheckError):
             pytest.fail(str(run), pytrace=False)
         worker = getattr(self.config, "workerinput", {}).get("workerid", "main")
-        self.evidence("ddp.run", {**run.evidence(), "worker": worker})
+        self.evidence("ddp.run", {**run.evidence(), "worker": worker, "gpu_access": self.image.gpu.describe()})
         if run.failure:
             pytest.fail(run.failure, pytrace=False)
         return run

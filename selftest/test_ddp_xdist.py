@@ -1,0 +1,41 @@
+"""With `pytest -n 2` and two images, each image's distributed checks run on one worker
+(its torchrun run happens once, there) and the two images run on different workers at
+the same time. Each worker's disjoint share of the GPUs is tested in test_ddp_logic.py
+(this host has none); the runs' evidence records the GPUs each node got."""
+import pytest
+
+from ddp_runs import BANDWIDTH, SINGLE, junit_cases, names, run_evidence
+from helpers import REFERENCE, run_suite_subprocess
+
+OTHER = "pytorch-cuda:v2.6-cuda-visible-devices"  # any second image whose torchrun works on CPU
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ddp-xdist")
+
+
+@pytest.fixture(scope="module")
+def xdist_run(workdir, fixture_image):
+    for ref in (REFERENCE, OTHER):
+        fixture_image(ref)
+    return run_suite_subprocess(workdir, "-n", "2", "--image", REFERENCE, "--image", OTHER,
+                                tests=("tests/test_ddp.py",), timeout=1200)
+
+
+def test_both_images_pass_the_single_node_checks_under_xdist(xdist_run):
+    expected = names(REFERENCE, SINGLE - {BANDWIDTH}) | names(OTHER, SINGLE - {BANDWIDTH})
+    assert xdist_run.names("passed") == expected, xdist_run.stdout[-4000:]
+    assert xdist_run.names("skipped") == names(REFERENCE, {BANDWIDTH}) | names(OTHER, {BANDWIDTH})
+
+
+def test_each_image_runs_on_one_worker_and_the_images_on_different_workers(xdist_run, workdir):
+    cases = junit_cases(workdir)
+    workers = {}
+    for ref in (REFERENCE, OTHER):
+        seen = {cases[n]["properties"]["ddp.run"]["worker"] for n in names(ref, SINGLE)}
+        assert len(seen) == 1 and seen != {"main"}, f"{ref}'s checks ran on workers {seen}"
+        workers[ref] = seen.pop()
+    assert workers[REFERENCE] != workers[OTHER], workers
+    runs = run_evidence(cases)
+    assert len(runs) == 2, f"expected one torchrun run per image, found {len(runs)}"
