@@ -9,10 +9,11 @@ from imagecheck.runtime.docker import Container
 
 
 @pytest.mark.slow
-def test_derived_image_still_imports(image, evidence):
+def test_derived_image_still_imports(image, evidence, progress):
     timeout = image.spec.timeouts.probe
     try:
-        with derived_image(image, timeout) as tag:
+        with progress.step("derived image: FROM it, pip install of one package, imports"), \
+                derived_image(image, timeout) as tag:
             labels = image.context.identity.labels(tag, "derived")
             with Container(image.context.client, tag, labels=labels, entrypoint=["sleep"],
                            command=["infinity"], init=True) as container:
