@@ -284,31 +284,42 @@ def speedups(model: dict) -> list[tuple[str, str, float, int]]:
 
 
 def speedup_chart(model: dict) -> str:
-    """An inline SVG bar chart of the compile speedups (eager time / compiled time)."""
+    """An inline SVG bar chart of the compile speedups (eager time / compiled time): one
+    group of bars per model, one bar per image, coloured by image (legend on top)."""
     bars = speedups(model)
     if not bars:
         return ""
-    label_w, plot_w, row_h, top = 230, 440, 20, 26
+    refs = list(dict.fromkeys(b[1] for b in bars))
+    label_w, plot_w, row_h, gap = 170, 460, 20, 8
+    legend_h = 18 * len(refs) if len(refs) > 1 else 0
+    top = 30 + legend_h
     scale_max = max(max(b[2] for b in bars), 1.5) * 1.15
-    height = top + row_h * len(bars) + 28
     x = lambda v: label_w + plot_w * v / scale_max  # noqa: E731
-    parts = [f'<svg id="speedup-chart" xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 60}" '
-             f'height="{height}" role="img" aria-label="compile speedups">',
-             f'<text x="{label_w}" y="16" fill="#374151">speedup after warm-up (eager time / compiled time)</text>']
-    for row, (name, ref, value, index) in enumerate(bars):
-        y = top + row * row_h
+    parts, y, previous = [], top, None
+    for name, ref, value, index in bars:
+        if previous is not None and name != previous:
+            y += gap
         color = PALETTE[index % len(PALETTE)]
-        parts.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end">{e(name)}'
-                     f'{" · " + e(ref) if len(model["images"]) > 1 else ""}</text>')
+        if name != previous:
+            parts.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end">{e(name)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{max(x(value) - label_w, 1):.1f}" height="{row_h - 6}" '
                      f'fill="{color}"><title>{e(ref)} {e(name)}: {value:.2f}x</title></rect>')
         parts.append(f'<text x="{x(value) + 4:.1f}" y="{y + 14}">{value:.2f}x</text>')
-    bottom = top + row_h * len(bars)
-    parts.append(f'<line x1="{x(1.0):.1f}" y1="{top - 2}" x2="{x(1.0):.1f}" y2="{bottom + 2}" stroke="#111827" '
+        previous = name
+        y += row_h
+    height = y + 28
+    head = [f'<svg id="speedup-chart" xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 60}" '
+            f'height="{height}" role="img" aria-label="compile speedups">',
+            f'<text x="{label_w}" y="16" fill="#374151">speedup after warm-up (eager time / compiled time)</text>']
+    if len(refs) > 1:
+        for n, ref in enumerate(refs):
+            index = next(b[3] for b in bars if b[1] == ref)
+            head.append(f'<rect x="{label_w}" y="{26 + 18 * n}" width="12" height="12" '
+                        f'fill="{PALETTE[index % len(PALETTE)]}"/><text x="{label_w + 18}" y="{36 + 18 * n}">{e(ref)}</text>')
+    parts.append(f'<line x1="{x(1.0):.1f}" y1="{top - 2}" x2="{x(1.0):.1f}" y2="{y + 2}" stroke="#111827" '
                  'stroke-dasharray="4 3"/>')
-    parts.append(f'<text x="{x(1.0):.1f}" y="{bottom + 18}" text-anchor="middle" fill="#374151">1.0x = eager</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    parts.append(f'<text x="{x(1.0):.1f}" y="{y + 18}" text-anchor="middle" fill="#374151">1.0x = eager</text>')
+    return "".join(head + parts) + "</svg>"
 
 
 def _performance(model: dict) -> str:
