@@ -76,6 +76,9 @@ class Progress:
             suspend = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
             with suspend:
                 reporter.ensure_newline()
+                writer = getattr(reporter, "_tw", None)  # after the last test "[100%]" ends no line
+                if writer is not None and getattr(writer, "width_of_current_line", 0):
+                    writer.line()
                 reporter.write_line(line)
             return
         self._raw(line)

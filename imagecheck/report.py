@@ -222,7 +222,7 @@ class SignoffReport:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.config.option.collectonly:
             return  # nothing ran: no verdict to give
-        self.described.update(report_feed.describe_images(self.state))
+        self.described.update(report_feed.describe_images(self.state, self.config))
         self.model = self.build(session, int(exitstatus))
         try:
             self.write(self.model)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from . import imageinfo
+from .progress import Progress
 
 WORKEROUTPUT_KEY = "imagecheck_images"
 
@@ -72,13 +73,15 @@ class ReportFeed:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """On an xdist worker: hand each image's description to the controller."""
         if hasattr(self.config, "workeroutput"):
-            self.config.workeroutput[WORKEROUTPUT_KEY] = describe_images(self.state)
+            self.config.workeroutput[WORKEROUTPUT_KEY] = describe_images(self.state, self.config)
 
 
-def describe_images(state: Any) -> dict[str, dict]:
+def describe_images(state: Any, config: Any = None) -> dict[str, dict]:
     """imageinfo.describe() of every image this process ran checks on, by reference."""
     out = {}
     for ref, image in list(state.images.items()):
+        if not image.facts_gathered:
+            Progress(config, ref)("no check gathered the facts; running the facts probe for the sign-off report")
         out[ref] = imageinfo.describe(image)
         image.close()  # describe() may have started the probe container again
     return out

@@ -149,6 +149,11 @@ class ImageUnderTest:
         self.torch_imports += int(result.data.get("torch_imports", 0) or 0)
         return result
 
+    @property
+    def facts_gathered(self) -> bool:
+        """Whether facts() already ran (a later call costs nothing)."""
+        return self._facts is not None
+
     def facts(self) -> dict:
         """Every read-only fact, from one `facts` probe run, cached for the session."""
         if self._facts is None:
