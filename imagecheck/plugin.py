@@ -157,7 +157,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"  Docker engine {version.get('Version')} (API {version.get('ApiVersion')})")
     except ImagecheckError as error:
         lines.append(f"  Docker engine: unreachable ({str(error).splitlines()[0]})")
-    lines.append("  " + state.context.gpu.describe())
+    gpu = state.context.gpu
+    lines.append("  " + gpu.describe())
+    if gpu.mode == "none" and gpu.host_gpus:
+        lines.append("  host GPUs (not granted): " + ", ".join(f"{g.index}: {g.name}" for g in gpu.host_gpus))
     if state.require_gpu:
         lines.append("  mode: release sign-off (--require-gpu): a GPU check that cannot run fails")
     else:
