@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import docker.errors
+
 from . import probes
 from .errors import CommandTimeout, ImagecheckError, explain
 from .services import no_gpu
@@ -93,10 +95,8 @@ def run(image: ImageUnderTest, role: str, command: list[str], *, timeout: float,
 
 def _processes(container) -> str:
     try:
-        top = container.client.api.top(container.id, ps_args="-o pid,user,args")
-    except ImagecheckError:
-        raise
-    except Exception as error:  # noqa: BLE001 - only for the message
+        top = container.client.api.top(container.id, ps_args="-o pid,uid,args")
+    except docker.errors.APIError as error:
         return f"    (processes unavailable: {error})"
     lines = ["    " + "  ".join(str(v) for v in row) for row in top.get("Processes") or []]
     return "\n".join(lines[:12]) or "    (no process)"

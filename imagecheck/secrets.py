@@ -108,6 +108,16 @@ def scan_history(history: list[dict], known_values: set[str], allowlist: list[st
     return _unique(findings)
 
 
+def environment_findings(env: list[str] | None, allowlist: list[str]) -> list[Finding]:
+    """What scan_environment finds, without the raw values (safe to keep and show)."""
+    return [finding for finding, _ in scan_environment(env, allowlist)]
+
+
+def history_findings(history: list[dict], env: list[str] | None, allowlist: list[str]) -> list[Finding]:
+    """What scan_history finds, leaving to the ENV check the values still in the ENV."""
+    return scan_history(history, {value for _, value in scan_environment(env, allowlist)}, allowlist)
+
+
 def allowed(name_or_path: str, allowlist: list[str]) -> bool:
     """Whether images.yaml's security.secret_allowlist names it (fnmatch patterns)."""
     return any(fnmatch.fnmatchcase(name_or_path, pattern) for pattern in allowlist)

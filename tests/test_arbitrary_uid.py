@@ -4,7 +4,7 @@ import pytest
 
 from imagecheck import entrypoint, probes
 from imagecheck.errors import ImagecheckError
-from imagecheck.observed import import_failure
+from imagecheck.outcomes import fail
 
 ARBITRARY_USER = "12345:0"
 
@@ -18,15 +18,15 @@ def test_torch_works_under_an_arbitrary_uid(image, evidence):
         run = entrypoint.run(image, "arbitrary-uid", command, user=ARBITRARY_USER, with_probes=True,
                              timeout=image.spec.timeouts.compile)
     except ImagecheckError as error:
-        pytest.fail(f"under --user {ARBITRARY_USER}: {error}", pytrace=False)
+        fail(f"under --user {ARBITRARY_USER}: {error}")
     data = probes.parse(run.stdout)
     if data is None:
-        pytest.fail(f"under --user {ARBITRARY_USER}, the probe printed no result in {image.ref} "
-                    f"(exit code {run.exit_code}); last lines:\n{run.tail()}", pytrace=False)
+        fail(f"under --user {ARBITRARY_USER}, the probe printed no result in {image.ref} "
+                    f"(exit code {run.exit_code}); last lines:\n{run.tail()}")
     steps = {name: data[name] for name in ("getuser", "imports", "compile") if name in data}
     evidence("arbitrary_uid", {"uid": data["uid"], "home": data["home"], "tempdir": data.get("tempdir"),
                                **{name: step["ok"] for name, step in steps.items()}})
-    failed = [f"{name}: {import_failure(step)}" for name, step in steps.items() if not step["ok"]]
+    failed = [f"{name}: {_failure(step)}" for name, step in steps.items() if not step["ok"]]
     if "compile" not in steps:
         failed.append("compile: not tried, the imports failed")
     assert not failed, (
@@ -34,3 +34,11 @@ def test_torch_works_under_an_arbitrary_uid(image, evidence):
         f"temporary folder {data.get('tempdir') or data.get('tempdir_error')}):\n  " + "\n  ".join(failed)
         + "\n  hint: a uid missing from /etc/passwd needs USER and HOME set by the entrypoint (getpass, "
           "torch's caches) and a writable /tmp")
+
+
+def _failure(step: dict) -> str:
+    """The error's first line and where it was raised (the last frame)."""
+    lines = [line.strip() for line in (step.get("error") or "?").splitlines() if line.strip()]
+    first = lines[0] + (f" {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else "")
+    frames = [line.strip() for line in step.get("traceback_tail") or [] if line.strip().startswith("File ")]
+    return first + (f"\n      at {frames[-1]}" if frames else "")

@@ -4,6 +4,7 @@ import pytest
 
 from imagecheck import cves
 from imagecheck.errors import ImagecheckError
+from imagecheck.outcomes import fail
 
 
 @pytest.mark.slow
@@ -14,12 +15,12 @@ def test_no_known_vulnerability_above_the_threshold(image, evidence):
         pytest.skip("no CVE scanner on PATH (trivy or grype); install one to run this check")
     name, path = scanner
     if policy.max_severity.upper() not in cves.SEVERITIES:
-        pytest.fail(f"images.yaml security.cve.max_severity {policy.max_severity!r} for {image.ref}: expected one "
-                    f"of {', '.join(cves.SEVERITIES)}", pytrace=False)
+        fail(f"images.yaml security.cve.max_severity {policy.max_severity!r} for {image.ref}: expected one "
+                    f"of {', '.join(cves.SEVERITIES)}")
     try:
         found = cves.scan(name, path, image.ref, timeout=image.spec.timeouts.probe)
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
     over = cves.over_threshold(found, policy.max_severity, policy.allowlist)
     counts = {s: sum(1 for v in found if v.severity == s) for s in cves.SEVERITIES if any(v.severity == s for v in found)}
     evidence("cve.scanner", name)

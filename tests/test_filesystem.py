@@ -6,6 +6,7 @@ import pytest
 
 from imagecheck import filesystem
 from imagecheck.errors import ImagecheckError
+from imagecheck.outcomes import fail
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def scan(image) -> dict:
     try:
         return filesystem.facts(image)
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
 
 
 def test_no_setuid_or_setgid_files_outside_the_allowlist(image, scan, evidence):
@@ -32,7 +33,7 @@ def test_no_setuid_or_setgid_files_outside_the_allowlist(image, scan, evidence):
 def test_no_account_has_an_empty_or_preset_password(image, scan, evidence):
     shadow = scan["shadow"]
     if not shadow["readable"]:
-        pytest.fail(f"/etc/shadow of {image.ref} cannot be read as root: {shadow.get('error')}", pytrace=False)
+        fail(f"/etc/shadow of {image.ref} cannot be read as root: {shadow.get('error')}")
     accounts = shadow["accounts"]
     evidence("accounts", {a["name"]: a["state"] for a in accounts})
     bad = [f"{a['name']}: {'an empty password' if a['state'] == 'empty' else 'a password set at build'} "

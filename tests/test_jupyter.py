@@ -6,6 +6,7 @@ import pytest
 
 from imagecheck import services as services_module
 from imagecheck.errors import ImagecheckError
+from imagecheck.outcomes import fail
 from imagecheck.services import ServicesUnavailable
 
 REFUSED = (401, 403)
@@ -22,15 +23,14 @@ def services(image):
     except ServicesUnavailable as error:
         pytest.skip(str(error))
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
 
 
 def _get(services, path, token=None):
     try:
         return services.http(path, token)
     except (OSError, http.client.HTTPException) as error:
-        pytest.fail(f"GET {path} on {services.endpoint('jupyter')} failed: {type(error).__name__}: {error}",
-                    pytrace=False)
+        fail(f"GET {path} on {services.endpoint('jupyter')} failed: {type(error).__name__}: {error}")
 
 
 def test_jupyter_answers_http(image, services, evidence):

@@ -8,6 +8,7 @@ import pytest
 from imagecheck import mounts, probes
 from imagecheck.errors import ImagecheckError
 from imagecheck.mounts import MountsUnavailable
+from imagecheck.outcomes import fail
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def mounted(image):
     except MountsUnavailable as error:
         pytest.skip(str(error))
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
     return data
 
 

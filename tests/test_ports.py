@@ -4,6 +4,7 @@ import pytest
 
 from imagecheck import services as services_module
 from imagecheck.errors import ImagecheckError
+from imagecheck.outcomes import fail
 from imagecheck.services import ServicesUnavailable
 
 
@@ -15,7 +16,7 @@ def services(image):
     except ServicesUnavailable as error:
         pytest.skip(str(error))
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
 
 
 def test_exposed_ports_equal_listed_ports(image, evidence):

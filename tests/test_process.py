@@ -9,6 +9,7 @@ import pytest
 from imagecheck import entrypoint
 from imagecheck import services as services_module
 from imagecheck.errors import ImagecheckError
+from imagecheck.outcomes import fail
 from imagecheck.services import ServicesUnavailable
 
 DOCKER_STOP_GRACE = 10      # Docker's default: SIGTERM, then SIGKILL this many seconds later
@@ -25,7 +26,7 @@ def services(image):
     except ServicesUnavailable as error:
         pytest.skip(str(error))
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
 
 
 def _pid1(container, timeout) -> str:
@@ -76,7 +77,7 @@ def test_docker_stop_is_prompt(image, evidence):
     except ServicesUnavailable as error:
         pytest.skip(str(error))
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
     evidence("docker_stop.seconds", seconds)
     evidence("docker_stop.exit_code", exit_code)
     assert exit_code != KILLED and seconds < PROMPT_STOP, (
@@ -95,7 +96,7 @@ def test_given_command_runs(image, evidence):
         run = entrypoint.run(image, "given-command", command, started_marker=marker,
                              timeout=image.spec.timeouts.command)
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
     evidence("given_command.exit_code", run.exit_code)
     evidence("given_command.seconds", run.seconds)
     assert run.exit_code == 0 and marker in run.stdout, (

@@ -6,6 +6,7 @@ import pytest
 from imagecheck import services as services_module
 from imagecheck import ssh
 from imagecheck.errors import ImagecheckError
+from imagecheck.outcomes import fail
 from imagecheck.services import ServicesUnavailable
 
 PASSWORD_KEYS = ("passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords")
@@ -22,7 +23,7 @@ def services(image):
     except ServicesUnavailable as error:
         pytest.skip(str(error))
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
 
 
 @pytest.fixture
@@ -32,13 +33,13 @@ def sshd_config(image, services):
     try:
         daemon = ssh.daemon(services, timeout)
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
 
     def config(login_user: str) -> dict[str, str]:
         try:
             return ssh.effective_config(services, daemon, login_user, timeout)
         except ImagecheckError as error:
-            pytest.fail(str(error), pytrace=False)
+            fail(str(error))
 
     return config
 
@@ -52,7 +53,7 @@ def test_ssh_answers_with_its_banner(image, services, evidence):
     try:
         banner = services_module.ssh_banner(endpoint)
     except OSError as error:
-        pytest.fail(f"{endpoint} of {image.ref} does not answer from the host: {error}", pytrace=False)
+        fail(f"{endpoint} of {image.ref} does not answer from the host: {error}")
     evidence("ssh.banner", banner)
     assert banner.startswith("SSH-2.0-"), (f"{endpoint} of {image.ref} answers {banner!r}, "
                                            "expected an SSH-2.0 banner")
@@ -87,7 +88,7 @@ def test_ssh_host_keys_differ_between_containers(image, services, evidence):
         with services_module.Services(image, "services-second") as second_services:
             second, _ = ssh.served_host_keys(second_services, timeout)
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
     evidence("ssh.host_keys", {"first": sorted(f"{k.kind} {k.fingerprint}" for k in first),
                                "second": sorted(f"{k.kind} {k.fingerprint}" for k in second),
                                "read_with": source})

@@ -3,6 +3,7 @@ and the caches torch and triton write."""
 import pytest
 
 from imagecheck.errors import ImagecheckError
+from imagecheck.outcomes import fail
 from imagecheck.runtime import infra
 
 
@@ -10,7 +11,7 @@ from imagecheck.runtime import infra
 def identity(image, facts) -> dict:
     section = facts.get("identity") or {"error": "the facts probe has no identity section"}
     if "error" in section:
-        pytest.fail(f"the identity probe failed in {image.ref}: {section['error']}", pytrace=False)
+        fail(f"the identity probe failed in {image.ref}: {section['error']}")
     return section
 
 
@@ -20,7 +21,7 @@ def infra_host(image):
     try:
         return infra.host(image.shared_container(), timeout=image.spec.timeouts.command)
     except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+        fail(str(error))
 
 
 def test_default_user_is_not_root(image, identity, evidence):
@@ -29,7 +30,8 @@ def test_default_user_is_not_root(image, identity, evidence):
     evidence("user.configured", configured or "(none: root)")
     evidence("user.uid", uid)
     assert configured.split(":")[0] not in ("", "root", "0") and uid != 0, (
-        f"{image.ref} runs as root: its USER is {configured or 'not set'!r} and `id -u` inside is {uid}"
+        f"{image.ref} runs as root: {f'its USER is {configured!r}' if configured else 'it sets no USER'} and "
+        f"`id -u` inside is {uid}"
         "\n  hint: add a user (useradd --uid 1000 ...) and end the Dockerfile with USER <name>")
 
 
@@ -41,8 +43,7 @@ def test_default_user_is_as_promised(image, infra_host, evidence):
     try:
         seen = {"name": user.name, "uid": user.uid, "groups": user.groups}
     except (AssertionError, ValueError, ImagecheckError) as error:
-        pytest.fail(f"`id` cannot describe the default user of {image.ref}: {str(error).strip()[:300]}",
-                    pytrace=False)
+        fail(f"`id` cannot describe the default user of {image.ref}: {str(error).strip()[:300]}")
     evidence("user.seen", seen)
     problems = []
     if seen["name"] != promised.name:
