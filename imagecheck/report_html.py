@@ -31,8 +31,8 @@ h2 { margin: 28px 0 10px; font-size: 20px; }
 h3 { margin: 18px 0 8px; font-size: 16px; }
 table { border-collapse: collapse; margin: 6px 0 12px; }
 th, td { border: 1px solid var(--line); padding: 5px 8px; text-align: left; vertical-align: top; }
-.grid table, table.evidence { table-layout: fixed; width: 100%; }
-.grid td, .grid th, table.evidence td { overflow-wrap: anywhere; }
+.grid table, table.evidence, table.checks { table-layout: fixed; width: 100%; }
+.grid td, .grid th, table.evidence td, table.checks td { overflow-wrap: anywhere; }
 table.evidence td:first-child, table.evidence th:first-child { width: 30%; }
 td.ref { white-space: nowrap; }
 h2 code { font-size: inherit; }
@@ -206,8 +206,9 @@ def _image(index: int, image: dict) -> str:
     if image.get("regressions"):
         out.append("<h3>Regressions</h3><ul>" + "".join(f"<li>{e(r['summary'])}</li>" for r in image["regressions"])
                    + "</ul>")
-    if image["notes"]:
-        out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in image["notes"]) + "</ul>")
+    notes = [n for n in image["notes"] if not n.startswith("skipped: ")]  # the skipped table says these
+    if notes:
+        out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     if image.get("error"):
         out.append(f'<pre class="message">{e(image["error"])}</pre>')
     checks = image["checks"]
@@ -216,15 +217,20 @@ def _image(index: int, image: dict) -> str:
         out.append(f"<h3>Failed checks ({len(failed)})</h3>" + "".join(_check(c, True) for c in failed))
     skipped = [c for c in checks if c["outcome"] in ("skipped", "xfailed")]
     if skipped:
-        rows = "".join(f'<tr><td><code>{e(c["check"])}</code></td><td>{e(c["message"])}</td></tr>' for c in skipped)
-        out.append(f"<h3>Skipped checks ({len(skipped)})</h3><table><thead><tr><th>check</th><th>reason</th></tr>"
-                   f"</thead><tbody>{rows}</tbody></table>")
+        rows = "".join(f'<tr><td><code>{e(c["check"])}</code></td><td>{e(c["message"])}</td>'
+                       f'<td>{c["duration_s"]}</td><td>{_evidence(c["evidence"]) if c["evidence"] else ""}</td></tr>'
+                       for c in skipped)
+        out.append(f'<h3>Skipped checks ({len(skipped)})</h3><table class="checks"><colgroup><col style="width:28%">'
+                   '<col style="width:34%"><col style="width:8%"><col style="width:30%"></colgroup><thead><tr>'
+                   f"<th>check</th><th>reason</th><th>seconds</th><th>evidence</th></tr></thead><tbody>{rows}</tbody>"
+                   "</table>")
     passed = [c for c in checks if c["outcome"] == "passed"]
     if passed:
         rows = "".join(f'<tr><td><code>{e(c["check"])}</code></td><td>{c["duration_s"]}</td>'
                        f'<td>{_evidence(c["evidence"]) if c["evidence"] else ""}</td></tr>' for c in passed)
         out.append(f'<details class="passed-list"><summary><h3 style="display:inline">Passed checks ({len(passed)})'
-                   f"</h3></summary><table><thead><tr><th>check</th><th>seconds</th><th>evidence</th></tr></thead>"
+                   f'</h3></summary><table class="checks"><colgroup><col style="width:34%"><col style="width:8%">'
+                   '<col style="width:58%"></colgroup><thead><tr><th>check</th><th>seconds</th><th>evidence</th></tr></thead>'
                    f"<tbody>{rows}</tbody></table></details>")
     out.append('<div class="grid">' + _versions(image) + _metadata(image) + "</div>")
     if image.get("perf"):

@@ -68,7 +68,7 @@ def render(model: dict) -> str:
         else:
             out.append("No regressions.")
         out.append("")
-    for image in model["images"]:
+    for image in sorted(model["images"], key=lambda i: i["verdict"] == SIGNED_OFF):  # blocked first
         out += _image(image)
     out += _host(model.get("host") or {}, run)
     return "\n".join(out) + "\n"
@@ -80,8 +80,9 @@ def _image(image: dict) -> list[str]:
         out += ["**Why it is blocked:**", ""] + [f"{n}. {r}" for n, r in enumerate(image["reasons"], 1)] + [""]
     if image.get("regressions"):
         out += ["**Regressions:**", ""] + [f"- {r['summary']}" for r in image["regressions"]] + [""]
-    if image["notes"]:
-        out += ["Notes:", ""] + [f"- {n}" for n in image["notes"]] + [""]
+    notes = [n for n in image["notes"] if not n.startswith("skipped: ")]  # the skipped table says these
+    if notes:
+        out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     if image.get("error"):
         out += _fence(image["error"]) + [""]
     failed = [c for c in image["checks"] if c["outcome"] in ("failed", "error", "xpassed")]
@@ -95,8 +96,9 @@ def _image(image: dict) -> list[str]:
             out += [f"`{check['nodeid']}`", "", "</details>", ""]
     skipped = [c for c in image["checks"] if c["outcome"] in ("skipped", "xfailed")]
     if skipped:
-        out += ["### Skipped checks", "", "| check | reason |", "|---|---|"]
-        out += [f"| `{c['check']}` | {_cell(c['message'])} |" for c in skipped] + [""]
+        out += ["### Skipped checks", "", "| check | reason | seconds | evidence |", "|---|---|---|---|"]
+        out += [f"| `{c['check']}` | {_cell(c['message'])} | {c['duration_s']} | {_cell(c['evidence'] or None)} |"
+                for c in skipped] + [""]
     passed = [c for c in image["checks"] if c["outcome"] == "passed"]
     if passed:
         out += [f"<details><summary>{len(passed)} passed checks</summary>", "",
