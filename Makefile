@@ -36,7 +36,7 @@ test: fixtures ## Run the suite's own tests (self-tests against real Docker and 
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the setup is broken"; exit 1; fi; exit $$rc
 
 nightly: setup ## Validate every image in images.yaml in parallel (one worker each); report + JUnit in reports/DATE/
-	$(BIN)/python -m imagecheck.nightly --reports $(REPORTS) -- $(ARGS)
+	$(BIN)/python -m imagecheck.nightly --reports $(REPORTS) $(if $(WORKERS),--workers $(WORKERS)) -- $(ARGS)
 
 bench: fixtures ## Measure the suite against its floor and the naive way (prints a table)
 	$(BIN)/python bench/overhead.py $(if $(filter-out pytorch-cuda:v2.6,$(IMAGE)),--image $(IMAGE))

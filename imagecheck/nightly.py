@@ -3,7 +3,11 @@
     python -m imagecheck.nightly [--reports reports] [--baseline auto|none|FILE] [-- PYTEST ARGS]
 
 (`make nightly ARGS="--require-gpu"` runs it.) It starts pytest with one xdist worker per
-image (each image's checks stay on one worker, see imagecheck.scheduling), writes the
+image (each image's checks stay on one worker, see imagecheck.scheduling). On a GPU host
+each worker gets its own share of the GPUs (runtime.gpu.worker_share), so there it runs
+at most one worker per 2 GPUs (the multi-GPU checks need 2; more if an image's
+gpu.min_gpus says so) and the other images wait for a free worker; --workers N overrides
+(`make nightly WORKERS=N`). It writes the
 sign-off report (report.html, report.md, report.json), the JUnit XML (junit.xml) and the
 terminal output (pytest.log) into REPORTS/YYYY-MM-DD/ (UTC; `-2`, `-3`... when the day
 already has one), points REPORTS/latest at it, and compares with the newest earlier
@@ -14,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
+import glob
 import subprocess
 import sys
 from pathlib import Path
 
 from . import config as config_module
 from .errors import ConfigError
+from .runtime import gpu as gpu_runtime
 
 
 def images_in(pytest_args: list[str], images_file: Path) -> list[str]:
@@ -53,6 +58,23 @@ def previous_report(reports: Path, exclude: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
 
 
+def host_gpu_count() -> int:
+    """GPUs on this host (nvidia-smi, else the /dev/nvidiaN device nodes)."""
+    return len(gpu_runtime.host_gpus()) or len(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def worker_count(refs: list[str], catalog: config_module.Catalog, gpus: int) -> tuple[int, str]:
+    """One worker per image; on a GPU host no more than the GPUs allow (2 or min_gpus each)."""
+    if gpus == 0:
+        return len(refs), "one worker per image"
+    need = max([2] + [catalog.spec_for(ref)[0].gpu.min_gpus for ref in refs])
+    workers = max(1, min(len(refs), gpus // need))
+    if workers == len(refs):
+        return workers, f"one worker per image, {gpus // workers} of the host's {gpus} GPU(s) each"
+    return workers, (f"{workers} worker(s) for {len(refs)} images: the host has {gpus} GPU(s) and each worker "
+                     f"needs {need} (the multi-GPU checks); --workers N overrides")
+
+
 def command(folder: Path, workers: int, baseline: Path | None, pytest_args: list[str]) -> list[str]:
     args = [sys.executable, "-m", "pytest", "-n", str(workers), "--signoff-report", str(folder),
             f"--junitxml={folder / 'junit.xml'}", "-o", "junit_suite_name=imagecheck-nightly"]
@@ -67,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images-file", type=Path, default=Path("images.yaml"), help="The images and their promises")
     parser.add_argument("--baseline", default="auto",
                         help="auto (the newest earlier report under --reports), none, or a report.json")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="xdist workers (default: one per image, at most one per 2 GPUs on a GPU host)")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="Arguments for pytest (after --)")
     args = parser.parse_args(argv)
     pytest_args = [a for a in args.pytest_args if a != "--"] if args.pytest_args[:1] == ["--"] else args.pytest_args
@@ -88,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         baseline = None
     else:
         baseline = Path(args.baseline)
-    cmd = command(folder, len(refs), baseline, pytest_args)
-    print(f"nightly: {len(refs)} image(s), one worker each: {', '.join(refs)}", flush=True)
+    if args.workers:
+        workers, why = args.workers, f"{args.workers} worker(s) (--workers)"
+    else:
+        workers, why = worker_count(refs, config_module.load(args.images_file), host_gpu_count())
+    cmd = command(folder, workers, baseline, pytest_args)
+    print(f"nightly: {len(refs)} image(s), {why}: {', '.join(refs)}", flush=True)
     print(f"nightly: writing into {folder}/" + (f"; baseline {baseline}" if baseline else "; no baseline"), flush=True)
     with (folder / "pytest.log").open("w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -9,6 +9,8 @@ import sys
 import xml.etree.ElementTree as ET
 
 from helpers import REFERENCE, ROOT, SEEDRECIPE
+from imagecheck import config
+from imagecheck.nightly import worker_count
 
 
 def nightly(reports, *pytest_args: str) -> subprocess.CompletedProcess:
@@ -26,7 +28,7 @@ def test_nightly_validates_each_image_on_its_own_worker_into_a_dated_folder(tmp_
     assert sorted(p.name for p in folder.iterdir()) == ["junit.xml", "pytest.log", "report.html", "report.json",
                                                         "report.md"]
     assert (reports / "latest").resolve() == folder.resolve()
-    assert "2 image(s), one worker each" in first.stdout
+    assert "2 image(s), one worker per image" in first.stdout
     report = json.loads((folder / "report.json").read_text())
     assert report["run"]["workers"] == 2 and report["baseline"] is None
     workers = {i["ref"]: {c["worker"] for c in i["checks"]} for i in report["images"]}
@@ -42,3 +44,13 @@ def test_nightly_validates_each_image_on_its_own_worker_into_a_dated_folder(tmp_
     assert (reports / "latest").resolve() == again.resolve()
     baseline = json.loads((again / "report.json").read_text())["baseline"]
     assert baseline["path"] == str(folder / "report.json")
+
+
+def test_a_gpu_host_gets_no_more_workers_than_its_gpus_allow():
+    catalog = config.load(ROOT / "images.yaml")
+    refs = [REFERENCE, SEEDRECIPE, "pytorch-cuda:v2.6-no-such-image"]
+    assert worker_count(refs, catalog, gpus=0)[0] == 3   # CPU host: every image at once
+    assert worker_count(refs, catalog, gpus=8)[0] == 3   # 2 GPUs or more each
+    assert worker_count(refs, catalog, gpus=2)[0] == 1   # the multi-GPU checks keep both GPUs
+    workers, why = worker_count(refs, catalog, gpus=4)
+    assert workers == 2 and "each worker needs 2" in why
