@@ -179,3 +179,10 @@ def test_pages_are_self_contained():
     for external in ("<script src", "<link ", "@import", "url(http", 'src="http'):
         assert external not in page
     assert report_md.render(model_with({})).startswith("# ✅ imagecheck sign-off: SIGNED OFF")
+
+
+def test_a_blocking_regression_is_a_reason():
+    regression = {"blocks": True, "summary": "perf.compile.resnet50.speedup_x 2 -> 1.5 x (25% worse, images.yaml allows 20%)"}
+    decided = verdict.decide([check("test_a", "passed")], required=[], advisory=[], require_gpu=False,
+                             regressions=[regression, {"blocks": False, "summary": "torch 2.6.0 -> 2.7.0 (upgrade)"}])
+    assert decided["reasons"] == [f"regression: {regression['summary']}"]

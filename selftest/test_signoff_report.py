@@ -4,6 +4,7 @@ with `-n 2`; evidence in the report and in JUnit; the image and host recorded as
 engine reports them; a baseline comparison of the two images' reports."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -178,3 +179,25 @@ def test_bad_report_options_are_usage_errors(tmp_path):
                            "--image", REFERENCE, "--baseline", str(not_a_report)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 4 and "needs --signoff-report" in proc.stdout + proc.stderr
+
+
+def test_a_performance_drop_beyond_the_threshold_blocks(tmp_path, fixture_image):
+    """A real figure (the all_reduce bandwidth the DDP check records), against a baseline
+    whose figure was ten times better: the image is blocked, the regression leads."""
+    tests = ("tests/test_ddp.py",)
+    args = ("--image", fixture_image(REFERENCE), "-k", "bandwidth")
+    measured = run_with_report(tmp_path / "measured", *args, tests=tests)
+    figures = measured.image(REFERENCE)["perf"]
+    assert figures, f"no check recorded a perf.* figure:\n{measured.output[-3000:]}"
+    assert measured.image(REFERENCE)["verdict"] == "SIGNED OFF", measured.image(REFERENCE)["reasons"]
+    better = measured.json
+    for figure in better["images"][0]["perf"].values():
+        figure["value"] = figure["value"] * 10 if figure["direction"] == "higher" else figure["value"] / 10
+    baseline = tmp_path / "better.json"
+    baseline.write_text(json.dumps(better))
+    again = run_with_report(tmp_path / "again", *args, "--baseline", str(baseline), tests=tests)
+    image = again.image(REFERENCE)
+    assert again.ret == 1 and image["verdict"] == "BLOCKED"
+    drops = [r for r in image["regressions"] if r["kind"] == "perf"]
+    assert drops and all(r["blocks"] and r["drop"] > r["threshold"] == 0.2 for r in drops), image["regressions"]
+    assert image["reasons"][0].startswith("regression: perf."), image["reasons"]
