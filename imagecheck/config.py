@@ -148,6 +148,7 @@ class ImageSpec:
     """Everything one image promises. None means 'not promised, not checked'."""
 
     description: str = ""
+    run_by_default: bool = True  # false: validated only when named with --image (controls, host-only images)
     python: str | None = None
     torch: str | None = None
     torchvision: str | None = None
@@ -180,6 +181,10 @@ class Catalog:
     path: Path
     defaults: ImageSpec
     images: dict[str, ImageSpec]
+
+    def default_refs(self) -> list[str]:
+        """The images a run without --image validates: those not marked run_by_default: false."""
+        return [ref for ref, spec in self.images.items() if spec.run_by_default]
 
     def spec_for(self, ref: str) -> tuple[ImageSpec, bool]:
         """The image's expectations and whether it is listed (else: the defaults)."""

@@ -29,7 +29,7 @@ from .runtime import gpu as gpu_runtime
 
 
 def images_in(pytest_args: list[str], images_file: Path) -> list[str]:
-    """The images the run validates: the --image arguments, else every image in images.yaml."""
+    """The images the run validates: the --image arguments, else images.yaml's default set."""
     refs = []
     for index, arg in enumerate(pytest_args):
         if arg == "--image" and index + 1 < len(pytest_args):
@@ -38,7 +38,7 @@ def images_in(pytest_args: list[str], images_file: Path) -> list[str]:
             refs.append(arg.split("=", 1)[1])
     if refs:
         return list(dict.fromkeys(refs))
-    return list(config_module.load(images_file).images)
+    return config_module.load(images_file).default_refs()
 
 
 def dated_folder(reports: Path, today: datetime.date) -> Path:

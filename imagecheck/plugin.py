@@ -94,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
         catalog = config_module.load(path)
     except ConfigError as error:
         raise pytest.UsageError(f"images.yaml is not valid:\n  {error}") from None
-    refs = list(dict.fromkeys(config.getoption("--image"))) or list(catalog.images)
+    refs = list(dict.fromkeys(config.getoption("--image"))) or catalog.default_refs()
     run_id = getattr(config, "workerinput", {}).get(RUN_ID_KEY) or new_run_id()
     context = RunContext(
         identity=RunIdentity(run_id),
@@ -151,6 +151,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     for ref in state.refs:
         listed = ref in state.catalog.images
         lines.append(f"  image {ref}" + ("" if listed else ": not in images.yaml, runs with the defaults"))
+    others = [ref for ref in state.catalog.images if ref not in state.refs]
+    if others and not config.getoption("--image"):
+        lines.append(f"  ({len(others)} more listed image(s) run only when named with --image: "
+                     "run_by_default is false for negative controls and host-only images)")
     try:
         client = state.context.client
         version = client.version()

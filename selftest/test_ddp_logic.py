@@ -176,5 +176,9 @@ def test_each_xdist_worker_gets_its_own_disjoint_gpus():
 def test_without_xdist_or_gpus_the_access_is_unchanged():
     assert worker_share(FOUR, None, None) is FOUR and worker_share(FOUR, "gw0", 1) is FOUR
     assert worker_share(NONE, "gw1", 2) is NONE
-    starved = worker_share(FOUR.subset((0,)), "gw1", 2)
-    assert starved.granted == 0 and "no GPU left (1 granted for 2 workers)" in starved.reason
+
+
+
+def test_with_fewer_gpus_than_workers_every_worker_shares_them():
+    shared = worker_share(FOUR.subset((0,)), "gw1", 2)
+    assert shared.indices == (0,) and "shares GPUs 0 with the other workers (1 granted for 2 workers)" in shared.reason

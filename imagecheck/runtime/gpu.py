@@ -185,14 +185,19 @@ def worker_share(access: GpuAccess, worker: str | None, workers: int | None) -> 
     """With `pytest -n K` (xdist), each worker's own GPUs: the granted GPUs cut into K equal,
     disjoint, contiguous shares, share i for worker gwi (what does not divide evenly stays
     unused). Workers run different images at once, so two containers never share a GPU;
-    use K <= GPUs / 2 for the multi-GPU checks. Without xdist: the access unchanged."""
+    use K <= GPUs / 2 for the multi-GPU checks. With fewer GPUs than workers, every worker
+    gets all of them (shared; timings then overlap). Without xdist: the access unchanged."""
     if access.mode == "none" or not worker or not workers or workers <= 1:
         return access
     index = int(re.sub(r"\D", "", worker) or 0)
     per = len(access.indices) // workers
+    if per == 0:  # fewer GPUs than workers: every worker uses all of them, one after another
+        note = (f"xdist worker {worker} of {workers}: shares GPUs {','.join(map(str, access.indices))} with the "
+                f"other workers ({len(access.indices)} granted for {workers} workers)")
+        return GpuAccess(access.mode, f"{access.reason}; {note}", access.indices, access.driver_dir,
+                         access.host_gpus, access.host_driver)
     share = access.indices[index * per:(index + 1) * per]
     note = (f"xdist worker {worker} of {workers}: GPUs {','.join(map(str, share))} of "
-            f"{','.join(map(str, access.indices))}" if share else
-            f"xdist worker {worker} of {workers}: no GPU left ({len(access.indices)} granted for {workers} workers)")
+            f"{','.join(map(str, access.indices))}")
     return GpuAccess(access.mode, f"{access.reason}; {note}", tuple(share), access.driver_dir, access.host_gpus,
                      access.host_driver)
