@@ -46,11 +46,13 @@ def test_nightly_validates_each_image_on_its_own_worker_into_a_dated_folder(tmp_
     assert baseline["path"] == str(folder / "report.json")
 
 
-def test_a_gpu_host_gets_no_more_workers_than_its_gpus_allow():
-    catalog = config.load(ROOT / "images.yaml")
-    refs = [REFERENCE, SEEDRECIPE, "pytorch-cuda:v2.6-no-such-image"]
+def test_a_gpu_host_gets_no_more_workers_than_its_gpus_allow(tmp_path):
+    (tmp_path / "images.yaml").write_text("images:\n  a:1: {}\n  b:1: {}\n  c:1: {}\n  big:1: {gpu: {min_gpus: 4}}\n")
+    catalog = config.load(tmp_path / "images.yaml")
+    refs = ["a:1", "b:1", "c:1"]
     assert worker_count(refs, catalog, gpus=0)[0] == 3   # CPU host: every image at once
     assert worker_count(refs, catalog, gpus=8)[0] == 3   # 2 GPUs or more each
     assert worker_count(refs, catalog, gpus=2)[0] == 1   # the multi-GPU checks keep both GPUs
     workers, why = worker_count(refs, catalog, gpus=4)
     assert workers == 2 and "each worker needs 2" in why
+    assert worker_count(refs + ["big:1"], catalog, gpus=8)[0] == 2  # an image that needs 4 GPUs
