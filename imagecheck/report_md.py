@@ -57,7 +57,7 @@ def render(model: dict) -> str:
         out += ["**The run is incomplete:**", ""] + [f"- {reason}" for reason in run["incomplete"]] + [""]
     if model.get("baseline"):
         base = model["baseline"]
-        out += [f"## Regressions against the baseline", "",
+        out += ["## Regressions against the baseline", "",
                 f"Baseline: `{base['path']}` (generated {base.get('generated')}).", ""]
         rows = [(image, r) for image in model["images"] for r in image["regressions"]]
         if rows:
