@@ -249,9 +249,9 @@ def all_reduce_errors(results: dict[int, dict]) -> list[str]:
     for rank, result in sorted(results.items()):
         check = result.get("all_reduce") or {}
         if not check.get("ok"):
+            first, last = check.get("first") or ["?", "?"], check.get("last") or ["?", "?"]
             errors.append(f"rank {rank}: {check.get('wrong_elements', '?')} of {check.get('elements', '?')} elements "
-                          f"wrong (first: got {check.get('first', ['?'])[0]}, expected {check.get('first', [0, '?'])[-1]}; "
-                          f"last: got {check.get('last', ['?'])[0]}, expected {check.get('last', [0, '?'])[-1]})")
+                          f"wrong (first: got {first[0]}, expected {first[1]}; last: got {last[0]}, expected {last[1]})")
     return errors
 
 
@@ -494,12 +494,12 @@ def _last_lines(run: DistributedRun) -> str:
                                              else " (nothing logged)"))
     agents = [n for n in run.nodes if n.output]
     for node in agents:
-        parts.append(f"    torchrun on node {node.node}:\n{_indent(_strip_header(node.output), 6)}")
+        parts.append(f"    torchrun on node {node.node}:\n{_indent(_last_of(node.output, 8), 6)}")
     return "\n".join(parts)
 
 
-def _strip_header(text: str) -> str:
-    return "\n".join(text.splitlines()[-8:])
+def _last_of(text: str, lines: int) -> str:
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def _printed(timeout_message: str) -> str:
