@@ -10,6 +10,7 @@ import json
 import pytest
 
 from imagecheck.errors import ImagecheckError
+from imagecheck.perf import record_perf
 from imagecheck.toolchain import explain_missing
 
 
@@ -29,6 +30,9 @@ def _compile(image, evidence, device: str, models: list[str]) -> None:
         results[model] = result
         evidence(f"compile.{device}.{model}", {k: result.get(k) for k in (
             "compile_seconds", "eager_ms", "compiled_ms", "speedup", "max_abs_diff", "capture", "stage", "error")})
+        for measure, key, unit in (("compile", "compile_seconds", "s"), ("speedup", "speedup", "x")):
+            if isinstance(result.get(key), (int, float)):
+                record_perf(evidence, f"compile.{device}.{model}", measure, result[key], unit)
         if not result.get("ok"):
             if result.get("stage") == "device":  # no model can run: say so once
                 pytest.fail(f"torch.compile on CUDA cannot run in {image.ref}: {result.get('error')}, although the "
