@@ -9,6 +9,8 @@ from imagecheck.errors import ImagecheckError
 from imagecheck.outcomes import fail
 from imagecheck.services import ServicesUnavailable
 
+pytestmark = pytest.mark.services
+
 REFUSED = (401, 403)
 API = "/api/contents"
 

@@ -27,6 +27,7 @@ def test_exposed_ports_equal_listed_ports(image, evidence):
                                "\n  hint: EXPOSE exactly the ports the image serves, and list them in images.yaml")
 
 
+@pytest.mark.services
 def test_every_listed_port_answers_from_the_host(image, services, evidence):
     seen = {}
     for port, endpoint in services.endpoints.items():
@@ -38,6 +39,7 @@ def test_every_listed_port_answers_from_the_host(image, services, evidence):
     assert not silent, f"ports of {image.ref} that do not answer from the host:\n  " + "\n  ".join(silent)
 
 
+@pytest.mark.services
 def test_no_unlisted_port_listens(image, services, evidence):
     listeners, source = services_module.listening_sockets(services.container, image.spec.timeouts.command)
     evidence("ports.listening", [str(l) for l in listeners])

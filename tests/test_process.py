@@ -42,6 +42,7 @@ def _state(container, pid: int, timeout) -> str | None:
     return result.stdout.rsplit(")", 1)[-1].split()[0]
 
 
+@pytest.mark.services
 def test_pid1_reaps_orphaned_children(image, services, evidence):
     timeout = image.spec.timeouts.command
     container = services.container
@@ -62,6 +63,7 @@ def test_pid1_reaps_orphaned_children(image, services, evidence):
 
 
 @pytest.mark.slow
+@pytest.mark.services
 def test_docker_stop_is_prompt(image, evidence):
     if not image.spec.ports:
         pytest.skip(f"images.yaml lists no ports for {image.ref}; the check stops its services")

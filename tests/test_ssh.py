@@ -9,6 +9,8 @@ from imagecheck.errors import ImagecheckError
 from imagecheck.outcomes import fail
 from imagecheck.services import ServicesUnavailable
 
+pytestmark = pytest.mark.services
+
 PASSWORD_KEYS = ("passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords")
 ROOT_WITHOUT_PASSWORD = ("no", "prohibit-password", "without-password", "forced-commands-only")
 
