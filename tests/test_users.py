@@ -52,7 +52,9 @@ def test_default_user_is_as_promised(image, infra_host, evidence):
         problems.append(f"uid is {seen['uid']}, images.yaml expects {promised.uid}")
     missing = [g for g in promised.groups if g not in seen["groups"]]
     if missing:
-        problems.append(f"groups are {', '.join(seen['groups'])}; missing {', '.join(missing)} that images.yaml lists")
+        absent = [g for g in missing if not infra_host.group(g).exists]  # testinfra's group module
+        problems.append(f"groups are {', '.join(seen['groups'])}; missing {', '.join(missing)} that images.yaml lists"
+                        + (f" ({', '.join(absent)} not even in /etc/group)" if absent else ""))
     assert not problems, f"the default user of {image.ref} (`id` inside):\n  " + "\n  ".join(problems)
 
 
