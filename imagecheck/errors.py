@@ -45,5 +45,9 @@ class ProbeError(ImagecheckError):
     """A probe did not produce the one JSON object it promises."""
 
 
+class NotPromised(ImagecheckError):
+    """images.yaml promises nothing this check could judge: the check does not apply."""
+
+
 class NoPython(ProbeError):
     """The image has no python3 on PATH, so no probe can run."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import docker.errors
 
-from .errors import ContainerStartError, ImagecheckError, explain
+from .errors import ContainerStartError, ImagecheckError, NotPromised, explain
 from .runtime import infra
 from .runtime.docker import Container
 from .session import ImageUnderTest
@@ -37,6 +37,10 @@ HTTP_SERVICES = ("jupyter", "http")
 
 class ServicesUnavailable(ImagecheckError):
     """The image's services cannot be started here (not the image's fault: no bridge network)."""
+
+
+class ServicesNotPromised(ServicesUnavailable, NotPromised):
+    """images.yaml lists no ports for the image, so no service check applies."""
 
 
 class ServicesNotReady(ImagecheckError):
@@ -303,7 +307,7 @@ def for_checks(image: ImageUnderTest) -> Services:
     """The shared services container; ServicesUnavailable (a reason to skip) when the image
     lists no ports or the engine cannot publish them."""
     if not image.spec.ports:
-        raise ServicesUnavailable(f"images.yaml lists no ports for {image.ref}, so no service is promised")
+        raise ServicesNotPromised(f"images.yaml lists no ports for {image.ref}, so no service is promised")
     return shared(image)
 
 

@@ -9,7 +9,10 @@ Which checks count (images.yaml, per image, `checks:`):
 
 What blocks:
 - a required check that failed or errored;
-- a required check that was skipped, when the run is a release run (--require-gpu);
+- a required check that was skipped because it could not run here (no GPU granted, no
+  scanner), when the run is a release run (--require-gpu); a check skipped because it
+  does not apply to the image (images.yaml promises nothing it could judge, or another
+  variant covers this host: outcomes.not_applicable) never blocks;
 - a required check named in `checks.required` that did not run;
 - no check at all ran for the image, or the run was cut short (interrupted, crashed
   worker, collection errors);
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Iterable
+
+from .outcomes import is_not_applicable
 
 SIGNED_OFF = "SIGNED OFF"
 BLOCKED = "BLOCKED"
@@ -52,7 +57,7 @@ def _grouped(checks: list[dict], what: str, key: str) -> list[str]:
     lines = []
     for message, names in groups.items():
         shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-        verb = what if len(names) == 1 else what.replace("check ", "checks ", 1)
+        verb = what if len(names) == 1 else what.replace("check ", "checks ", 1).replace(" was ", " were ")
         lines.append(f"{verb.format(names=shown)}" + (f": {message}" if message else ""))
     return lines
 
@@ -71,7 +76,8 @@ def decide(checks: list[dict], *, required: list[str], advisory: list[str], requ
         check["required"] = is_required(check, advisory)
     mandatory = [c for c in checks if c["required"]]
     failed = [c for c in mandatory if c["outcome"] in FAILED]
-    skipped = [c for c in mandatory if c["outcome"] == "skipped"]
+    inapplicable = [c for c in mandatory if c["outcome"] == "skipped" and is_not_applicable(c.get("message"))]
+    skipped = [c for c in mandatory if c["outcome"] == "skipped" and c not in inapplicable]
     if not checks:
         reasons.append("no check ran for this image")
     reasons += _grouped(failed, "required check {names} failed", "message")
@@ -82,6 +88,9 @@ def decide(checks: list[dict], *, required: list[str], advisory: list[str], requ
         notes.append(f"development run: {len(skipped)} required check(s) skipped; a release sign-off "
                      "runs with --require-gpu, where a skipped required check blocks")
         notes += _grouped(skipped, "skipped: {names}", "message")
+    if inapplicable:
+        notes.append(f"{len(inapplicable)} check(s) do not apply to this image: "
+                     + ", ".join(c["check"] for c in inapplicable))
     ran = {c.get("check") for c in checks} | {c.get("function") for c in checks}
     missing = [name for name in required if name not in ran]
     if missing:

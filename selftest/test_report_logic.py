@@ -30,6 +30,23 @@ def test_an_advisory_entry_can_name_one_parameter():
     assert decided["verdict"] == verdict.SIGNED_OFF
 
 
+def test_a_check_that_does_not_apply_never_blocks_a_release():
+    checks = [check("test_a", "passed"),
+              check("test_onnx", "skipped", "Skipped: does not apply: images.yaml promises no ONNX export for x"),
+              check("test_cpu[x]", "skipped", "Skipped: does not apply: this host grants 1 GPU(s): checked on CUDA")]
+    release = verdict.decide(checks, required=[], advisory=[], require_gpu=True)
+    assert release["verdict"] == verdict.SIGNED_OFF and release["reasons"] == []
+    assert "2 check(s) do not apply to this image: test_onnx, test_cpu[x]" in release["notes"]
+    cannot_run = checks + [check("test_cves", "skipped", "Skipped: no CVE scanner on PATH")]
+    assert verdict.decide(cannot_run, required=[], advisory=[], require_gpu=True)["verdict"] == verdict.BLOCKED
+
+
+def test_grouped_reasons_read_in_the_plural():
+    checks = [check("test_a", "skipped", "needs 2 GPU(s)"), check("test_b", "skipped", "needs 2 GPU(s)")]
+    reasons = verdict.decide(checks, required=[], advisory=[], require_gpu=True)["reasons"]
+    assert reasons == ["required checks test_a, test_b were skipped in a release run (--require-gpu): needs 2 GPU(s)"]
+
+
 def test_a_skipped_required_check_blocks_only_under_require_gpu():
     checks = [check("test_cuda", "skipped", "needs 1 GPU(s), this host grants 0"), check("test_a", "passed")]
     development = verdict.decide(checks, required=[], advisory=[], require_gpu=False)

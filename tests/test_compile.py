@@ -12,12 +12,13 @@ import pytest
 from imagecheck.errors import ImagecheckError
 from imagecheck.perf import record_perf
 from imagecheck.toolchain import explain_missing
+from imagecheck.outcomes import not_applicable
 
 
 def _compile(image, evidence, device: str, models: list[str]) -> None:
     spec = image.spec.compile
     if not models:
-        pytest.skip(f"images.yaml lists no compile.{device.replace('cuda', 'gpu')}_models for {image.ref}")
+        not_applicable(f"images.yaml lists no compile.{device.replace('cuda', 'gpu')}_models for {image.ref}")
     failures, results = [], {}
     for model in models:
         args = {"model": model, "device": device, "batch_size": spec.batch_size,
@@ -75,7 +76,7 @@ def _judge(image, device: str, model: str, result: dict) -> list[str]:
 @pytest.mark.slow
 def test_compiled_models_match_eager_on_cpu(image, evidence):
     if image.gpu.granted:
-        pytest.skip(f"this host grants {image.gpu.granted} GPU(s): torch.compile is checked on CUDA "
+        not_applicable(f"this host grants {image.gpu.granted} GPU(s): torch.compile is checked on CUDA "
                     "(test_compiled_models_match_eager_on_cuda)")
     _compile(image, evidence, "cpu", image.spec.compile.cpu_models)
 

@@ -6,6 +6,7 @@ from imagecheck import preflight, probes
 from imagecheck.cuda_stack import arch_covers, wheel_checks
 from imagecheck.errors import ImagecheckError
 from imagecheck.versions import matches
+from imagecheck.outcomes import not_applicable
 
 HARD_CODED_HINT = ("remove CUDA_VISIBLE_DEVICES from the image (ENV or entrypoint): the GPUs a container "
                    "gets are chosen at `docker run` (--gpus, NVIDIA_VISIBLE_DEVICES), and a hard-coded value "
@@ -44,7 +45,7 @@ def _cuda_device(image) -> dict:
 def test_torch_is_built_for_the_promised_cuda(image, facts, evidence):
     cuda = evidence("torch.version.cuda", _torch(image, facts).get("cuda"))
     if image.spec.cuda is None:
-        pytest.skip(f"images.yaml promises no CUDA version for {image.ref}")
+        not_applicable(f"images.yaml promises no CUDA version for {image.ref}")
     assert cuda is not None, (f"torch in {image.ref} is a CPU-only build (torch.version.cuda is None), "
                               f"images.yaml expects CUDA {image.spec.cuda}")
     assert matches(image.spec.cuda, cuda), f"torch in {image.ref} reports CUDA {cuda}, images.yaml expects {image.spec.cuda}"
@@ -55,7 +56,7 @@ def test_cudnn_runtime_matches_its_compile_version(image, facts, evidence):
     runtime, compiled = torch.get("cudnn_runtime"), torch.get("cudnn_compiled")
     evidence("cudnn", {"runtime": runtime, "compiled": compiled})
     if torch.get("cuda") is None:
-        pytest.skip(f"torch in {image.ref} is a CPU-only build: no cuDNN")
+        not_applicable(f"torch in {image.ref} is a CPU-only build: no cuDNN")
     assert runtime and compiled, (f"cuDNN versions cannot be read from torch in {image.ref}: "
                                   f"{torch.get('cudnn_error', 'torch._C._cudnn reports nothing')}")
     assert runtime == compiled, (f"torch in {image.ref} was compiled against cuDNN {compiled} but loads cuDNN "
@@ -70,7 +71,7 @@ def test_nccl_version_is_as_promised(image, facts, evidence):
     torch = _torch(image, facts)
     nccl = evidence("nccl.version", torch.get("nccl"))
     if image.spec.nccl is None:
-        pytest.skip(f"images.yaml promises no NCCL version for {image.ref}")
+        not_applicable(f"images.yaml promises no NCCL version for {image.ref}")
     assert nccl is not None, (f"torch in {image.ref} reports no NCCL ({torch.get('nccl_error', 'not built with it')}); "
                               f"images.yaml expects {image.spec.nccl}")
     assert matches(image.spec.nccl, nccl), f"torch in {image.ref} reports NCCL {nccl}, images.yaml expects {image.spec.nccl}"
@@ -79,12 +80,12 @@ def test_nccl_version_is_as_promised(image, facts, evidence):
 def test_cuda_libraries_agree_with_the_pip_wheels(image, facts, evidence):
     torch = _torch(image, facts)
     if torch.get("cuda") is None:
-        pytest.skip(f"torch in {image.ref} is a CPU-only build: no CUDA libraries")
+        not_applicable(f"torch in {image.ref} is a CPU-only build: no CUDA libraries")
     checks = wheel_checks(facts["stack"].get("distributions", {}), torch)
     evidence("cuda_wheels", [c.describe() for c in checks])
     present = [c for c in checks if c.wheel is not None]
     if not present:
-        pytest.skip(f"no pip nvidia-* wheels in {image.ref}: its torch bundles or links its CUDA libraries "
+        not_applicable(f"no pip nvidia-* wheels in {image.ref}: its torch bundles or links its CUDA libraries "
                     "another way, so there is nothing to agree with")
     wrong = [c.describe() for c in present if not c.agrees]
     assert not wrong, (f"what torch loads in {image.ref} disagrees with the pip wheels installed beside it:\n  "

@@ -6,7 +6,7 @@ import pytest
 
 from imagecheck import services as services_module
 from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail
+from imagecheck.outcomes import fail, not_applicable, skip_for
 from imagecheck.services import ServicesUnavailable
 
 pytestmark = pytest.mark.services
@@ -19,11 +19,11 @@ API = "/api/contents"
 def services(image):
     """The image's services container (its own ENTRYPOINT and CMD), shared by the service checks."""
     if "jupyter" not in image.spec.ports.values():
-        pytest.skip(f"images.yaml lists no jupyter port for {image.ref}")
+        not_applicable(f"images.yaml lists no jupyter port for {image.ref}")
     try:
         return services_module.for_checks(image)
     except ServicesUnavailable as error:
-        pytest.skip(str(error))
+        skip_for(error)
     except ImagecheckError as error:
         fail(str(error))
 

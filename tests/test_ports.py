@@ -4,7 +4,7 @@ import pytest
 
 from imagecheck import services as services_module
 from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail
+from imagecheck.outcomes import fail, skip_for
 from imagecheck.services import ServicesUnavailable
 
 
@@ -14,7 +14,7 @@ def services(image):
     try:
         return services_module.for_checks(image)
     except ServicesUnavailable as error:
-        pytest.skip(str(error))
+        skip_for(error)
     except ImagecheckError as error:
         fail(str(error))
 

@@ -9,7 +9,7 @@ import pytest
 from imagecheck import entrypoint
 from imagecheck import services as services_module
 from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail
+from imagecheck.outcomes import fail, not_applicable, skip_for
 from imagecheck.services import ServicesUnavailable
 
 DOCKER_STOP_GRACE = 10      # Docker's default: SIGTERM, then SIGKILL this many seconds later
@@ -24,7 +24,7 @@ def services(image):
     try:
         return services_module.for_checks(image)
     except ServicesUnavailable as error:
-        pytest.skip(str(error))
+        skip_for(error)
     except ImagecheckError as error:
         fail(str(error))
 
@@ -66,7 +66,7 @@ def test_pid1_reaps_orphaned_children(image, services, evidence):
 @pytest.mark.services
 def test_docker_stop_is_prompt(image, evidence):
     if not image.spec.ports:
-        pytest.skip(f"images.yaml lists no ports for {image.ref}; the check stops its services")
+        not_applicable(f"images.yaml lists no ports for {image.ref}; the check stops its services")
     timeout = image.spec.timeouts.command
     try:
         with services_module.Services(image, "stop") as fresh:
@@ -77,7 +77,7 @@ def test_docker_stop_is_prompt(image, evidence):
             seconds = round(time.monotonic() - started, 2)
             exit_code = (container.reload().get("State") or {}).get("ExitCode")
     except ServicesUnavailable as error:
-        pytest.skip(str(error))
+        skip_for(error)
     except ImagecheckError as error:
         fail(str(error))
     evidence("docker_stop.seconds", seconds)

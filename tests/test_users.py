@@ -3,7 +3,7 @@ and the caches torch and triton write."""
 import pytest
 
 from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail
+from imagecheck.outcomes import fail, not_applicable
 from imagecheck.runtime import infra
 
 
@@ -38,7 +38,7 @@ def test_default_user_is_not_root(image, identity, evidence):
 def test_default_user_is_as_promised(image, infra_host, evidence):
     promised = image.spec.user
     if promised is None:
-        pytest.skip(f"images.yaml promises no user for {image.ref}")
+        not_applicable(f"images.yaml promises no user for {image.ref}")
     user = infra_host.user()
     try:
         seen = {"name": user.name, "uid": user.uid, "groups": user.groups}
