@@ -20,8 +20,10 @@ from . import config as config_module
 from . import preflight
 from . import progress as progress_module
 from . import report as report_module
+from . import services as services_module
 from .errors import ConfigError, DockerUnavailable, ImagecheckError
 from .evidence import Evidence
+from .outcomes import fail, skip_for
 from .runtime import docker as docker_runtime
 from .runtime import gpu as gpu_runtime
 from .runtime.lifecycle import RunIdentity, SigtermAsInterrupt, new_run_id, sweep_leftovers
@@ -244,6 +246,21 @@ class LazyFacts(Mapping):
 def facts(image: ImageUnderTest) -> Mapping:
     """Every read-only fact about the image, gathered by one probe run per image and session."""
     return LazyFacts(image)
+
+
+@pytest.fixture
+def services(image: ImageUnderTest):
+    """The image started with its own ENTRYPOINT and CMD, its listed ports published to free
+    host ports (imagecheck.services.Services), shared by the service checks of the image.
+    Skips when images.yaml lists no ports (does not apply) or the engine cannot publish
+    them (cannot run here); fails with the reason when the services do not come up."""
+    try:
+        return services_module.for_checks(image)
+    except services_module.ServicesUnavailable as error:
+        skip_for(error)
+    except ImagecheckError as error:
+        message = str(error)
+    fail(message)
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ import http.client
 import pytest
 
 from imagecheck import services as services_module
-from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail, not_applicable, skip_for
-from imagecheck.services import ServicesUnavailable
+from imagecheck.outcomes import fail, not_applicable
 
 pytestmark = pytest.mark.services
 
@@ -15,17 +13,11 @@ REFUSED = (401, 403)
 API = "/api/contents"
 
 
-@pytest.fixture
-def services(image):
-    """The image's services container (its own ENTRYPOINT and CMD), shared by the service checks."""
+@pytest.fixture(autouse=True)
+def _jupyter_is_promised(image):
+    """The checks of this module apply only to an image that lists a jupyter port."""
     if "jupyter" not in image.spec.ports.values():
         not_applicable(f"images.yaml lists no jupyter port for {image.ref}")
-    try:
-        return services_module.for_checks(image)
-    except ServicesUnavailable as error:
-        skip_for(error)
-    except ImagecheckError as error:
-        fail(str(error))
 
 
 def _get(services, path, token=None):

@@ -3,20 +3,8 @@ from the host when the image runs its own CMD, and nothing else listens."""
 import pytest
 
 from imagecheck import services as services_module
-from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail, skip_for
-from imagecheck.services import ServicesUnavailable
 
 
-@pytest.fixture
-def services(image):
-    """The image's services container (its own ENTRYPOINT and CMD), shared by the service checks."""
-    try:
-        return services_module.for_checks(image)
-    except ServicesUnavailable as error:
-        skip_for(error)
-    except ImagecheckError as error:
-        fail(str(error))
 
 
 def test_exposed_ports_equal_listed_ports(image, evidence):

@@ -18,15 +18,6 @@ KILLED = 137                # 128 + SIGKILL: the grace ran out
 REAP_WAIT = 5.0
 
 
-@pytest.fixture
-def services(image):
-    """The image's services container (its own ENTRYPOINT and CMD), shared by the service checks."""
-    try:
-        return services_module.for_checks(image)
-    except ServicesUnavailable as error:
-        skip_for(error)
-    except ImagecheckError as error:
-        fail(str(error))
 
 
 def _pid1(container, timeout) -> str:

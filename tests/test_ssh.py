@@ -6,8 +6,7 @@ import pytest
 from imagecheck import services as services_module
 from imagecheck import ssh
 from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail, not_applicable, skip_for
-from imagecheck.services import ServicesUnavailable
+from imagecheck.outcomes import fail, not_applicable
 
 pytestmark = pytest.mark.services
 
@@ -15,17 +14,11 @@ PASSWORD_KEYS = ("passwordauthentication", "kbdinteractiveauthentication", "perm
 ROOT_WITHOUT_PASSWORD = ("no", "prohibit-password", "without-password", "forced-commands-only")
 
 
-@pytest.fixture
-def services(image):
-    """The image's services container (its own ENTRYPOINT and CMD), shared by the service checks."""
+@pytest.fixture(autouse=True)
+def _ssh_is_promised(image):
+    """The checks of this module apply only to an image that lists a ssh port."""
     if "ssh" not in image.spec.ports.values():
         not_applicable(f"images.yaml lists no ssh port for {image.ref}")
-    try:
-        return services_module.for_checks(image)
-    except ServicesUnavailable as error:
-        skip_for(error)
-    except ImagecheckError as error:
-        fail(str(error))
 
 
 @pytest.fixture
