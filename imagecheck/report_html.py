@@ -273,7 +273,7 @@ def _metadata(image: dict) -> str:
             ("user", e(info.get("user") or "root")), ("entrypoint", _value(info.get("entrypoint"))),
             ("cmd", _value(info.get("cmd"))), ("GPUs seen inside", e(devices)),
             ("containers started", e(session.get("containers_started"))),
-            ("torch imports", e(session.get("torch_imports")))]
+            ("torch imports in the shared probe container", e(session.get("torch_imports")))]
     rows += [(f"label {k}", e(v)) for k, v in sorted((info.get("labels") or {}).items())]
     body = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f"<div><h3>Image</h3><table>{body}</table></div>"

@@ -120,6 +120,10 @@ def _image(image: dict) -> list[str]:
                 f"| size | {_size(info.get('size_bytes'))} |", f"| created | {_cell(info.get('created'))} |",
                 f"| user | {_cell(info.get('user') or 'root')} |", f"| entrypoint | {_cell(info.get('entrypoint'))} |",
                 f"| cmd | {_cell(info.get('cmd'))} |"]
+        session = image.get("session") or {}
+        if session:
+            out += [f"| containers started | {_cell(session.get('containers_started'))} |",
+                    f"| torch imports in the shared probe container | {_cell(session.get('torch_imports'))} |"]
         out += [f"| label `{k}` | {_cell(v)} |" for k, v in sorted((info.get("labels") or {}).items())] + [""]
     if image.get("perf"):
         out += ["### Performance", "", "| figure | value | better |", "|---|---|---|"]
