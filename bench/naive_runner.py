@@ -1,6 +1,7 @@
-"""Run container-structure-test style command tests the way that tool does: for every
+"""Run container-structure-test style tests the way that tool does: for every command
 test, create a NEW container of the image with the test's command (entrypoint cleared),
-run it to completion, read its output, check exit code and output patterns, remove it.
+run it to completion, read its output, check exit code and output patterns, remove it;
+metadata tests read the image's configuration without a container.
 
     python bench/naive_runner.py IMAGE bench/naive_fact_checks.yaml
 """
@@ -19,7 +20,7 @@ def run_command_test(client: docker.DockerClient, image: str, test: dict) -> tup
     """One test in its own container: (passed, seconds, why)."""
     started = time.monotonic()
     container = client.containers.create(image, [test["command"], *test.get("args", [])], entrypoint=[],
-                                         labels={"imagecheck.bench": "naive"})
+                                         user=test.get("user"), labels={"imagecheck.bench": "naive"})
     try:
         container.start()
         code = container.wait(timeout=600)["StatusCode"]
@@ -38,16 +39,38 @@ def run_command_test(client: docker.DockerClient, image: str, test: dict) -> tup
     return True, seconds, ""
 
 
+def run_metadata_test(client: docker.DockerClient, image: str, test: dict) -> tuple[bool, float, str]:
+    """One test of the image's configuration, read without a container: (passed, seconds, why)."""
+    started = time.monotonic()
+    attrs = client.images.get(image).attrs
+    config = attrs.get("Config") or {}
+    why = ""
+    for pattern in test.get("envExcludes", []):
+        if any(re.search(pattern, item) for item in config.get("Env") or []):
+            why = f"an ENV entry matches {pattern!r}"
+    for pattern in test.get("historyExcludes", []):
+        if any(re.search(pattern, layer.get("CreatedBy") or "") for layer in client.images.get(image).history()):
+            why = f"a build step matches {pattern!r}"
+    if "exposedPorts" in test:
+        exposed = sorted(key.split("/")[0] for key in config.get("ExposedPorts") or {})
+        if exposed != sorted(test["exposedPorts"]):
+            why = f"exposed ports {exposed}, expected {sorted(test['exposedPorts'])}"
+    return not why, time.monotonic() - started, why
+
+
 def run_all(image: str, config: Path) -> tuple[float, int, int]:
-    """Every command test in the file; (total seconds, passed, total)."""
+    """Every command test (a new container each) and metadata test in the file;
+    (total seconds, passed, total)."""
     client = docker.from_env(timeout=600)
-    tests = yaml.safe_load(config.read_text())["commandTests"]
+    spec = yaml.safe_load(config.read_text())
+    tests = [(run_command_test, t) for t in spec.get("commandTests", [])]
+    tests += [(run_metadata_test, t) for t in spec.get("metadataTest", [])]
     started = time.monotonic()
     passed = 0
-    for test in tests:
-        ok, seconds, why = run_command_test(client, image, test)
+    for runner, test in tests:
+        ok, seconds, why = runner(client, image, test)
         passed += ok
-        print(f"  {'PASS' if ok else 'FAIL'} {test['name']:32} {seconds:6.1f} s {why}", flush=True)
+        print(f"  {'PASS' if ok else 'FAIL'} {test['name']:45} {seconds:6.1f} s {why}", flush=True)
     return time.monotonic() - started, passed, len(tests)
 
 

@@ -42,6 +42,7 @@ def _cuda_device(image) -> dict:
 
 # ---- the build: any host ---------------------------------------------------------------
 
+@pytest.mark.facts
 def test_torch_is_built_for_the_promised_cuda(image, facts, evidence):
     cuda = evidence("torch.version.cuda", _torch(image, facts).get("cuda"))
     if image.spec.cuda is None:
@@ -51,6 +52,7 @@ def test_torch_is_built_for_the_promised_cuda(image, facts, evidence):
     assert matches(image.spec.cuda, cuda), f"torch in {image.ref} reports CUDA {cuda}, images.yaml expects {image.spec.cuda}"
 
 
+@pytest.mark.facts
 def test_cudnn_runtime_matches_its_compile_version(image, facts, evidence):
     torch = _torch(image, facts)
     runtime, compiled = torch.get("cudnn_runtime"), torch.get("cudnn_compiled")
@@ -67,6 +69,7 @@ def test_cudnn_runtime_matches_its_compile_version(image, facts, evidence):
             f"torch in {image.ref} loads cuDNN {runtime}, images.yaml expects {image.spec.cudnn}")
 
 
+@pytest.mark.facts
 def test_nccl_version_is_as_promised(image, facts, evidence):
     torch = _torch(image, facts)
     nccl = evidence("nccl.version", torch.get("nccl"))
@@ -77,6 +80,7 @@ def test_nccl_version_is_as_promised(image, facts, evidence):
     assert matches(image.spec.nccl, nccl), f"torch in {image.ref} reports NCCL {nccl}, images.yaml expects {image.spec.nccl}"
 
 
+@pytest.mark.facts
 def test_cuda_libraries_agree_with_the_pip_wheels(image, facts, evidence):
     torch = _torch(image, facts)
     if torch.get("cuda") is None:
@@ -93,6 +97,7 @@ def test_cuda_libraries_agree_with_the_pip_wheels(image, facts, evidence):
                        "`pip check` and `pip show torch` name the versions torch requires")
 
 
+@pytest.mark.facts
 def test_cuda_visible_devices_is_not_hard_coded(image, facts, evidence):
     env = dict(item.split("=", 1) for item in (image.config.get("Env") or []) if "=" in item)
     in_config = env.get("CUDA_VISIBLE_DEVICES")

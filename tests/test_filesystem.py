@@ -8,6 +8,8 @@ from imagecheck import filesystem
 from imagecheck.errors import ImagecheckError
 from imagecheck.outcomes import fail
 
+pytestmark = pytest.mark.facts
+
 
 @pytest.fixture
 def scan(image) -> dict:

@@ -7,6 +7,7 @@ from imagecheck import services as services_module
 
 
 
+@pytest.mark.facts
 def test_exposed_ports_equal_listed_ports(image, evidence):
     exposed = sorted(int(key.split("/")[0]) for key in (image.config.get("ExposedPorts") or {}))
     listed = sorted(image.spec.ports)

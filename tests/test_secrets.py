@@ -3,10 +3,13 @@ arguments), not in its files (cloud keys, Hugging Face, GitHub and PyPI tokens, 
 keys, .netrc, credentials in pip.conf). Findings name where; they never show a secret,
 only a short redacted prefix."""
 import docker.errors
+import pytest
 
 from imagecheck import filesystem, secrets
 from imagecheck.errors import ImagecheckError
 from imagecheck.outcomes import fail
+
+pytestmark = pytest.mark.facts
 
 HINT = ("\n  hint: pass credentials at run time (docker run -e, a mounted file, BuildKit --secret), never "
         "in ENV, ARG or a COPYed file; rotate any credential that was pushed")

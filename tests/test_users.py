@@ -6,6 +6,8 @@ from imagecheck.errors import ImagecheckError
 from imagecheck.outcomes import fail, not_applicable
 from imagecheck.runtime import infra
 
+pytestmark = pytest.mark.facts
+
 
 @pytest.fixture
 def identity(image, facts) -> dict:
