@@ -10,11 +10,9 @@ keys that are no image's secret.
 from __future__ import annotations
 
 import json
-import weakref
 
 from . import secrets
-from .errors import ImagecheckError
-from .session import ImageUnderTest
+from .session import ImageUnderTest, register_fact_companion
 
 CONTENT_ROOTS = ["/etc", "/root", "/home", "/workspace", "/opt", "/srv", "/app", "/usr/local/etc",
                  "/usr/local/bin", "/tmp", "/var/tmp"]
@@ -23,8 +21,6 @@ SKIP_CONTENT = [r"/(site|dist)-packages/", r"/share/jupyter/", r"/node_modules/"
 MAX_FILE_BYTES = 256 * 1024
 ROOT = "0"
 
-_CACHE: "weakref.WeakKeyDictionary[ImageUnderTest, dict | ImagecheckError]" = weakref.WeakKeyDictionary()
-
 
 def probe_arguments() -> str:
     return json.dumps({"patterns": [list(p) for p in secrets.PATTERNS], "shown_prefix": secrets.SHOWN_PREFIX,
@@ -32,16 +28,14 @@ def probe_arguments() -> str:
                        "max_file_bytes": MAX_FILE_BYTES})
 
 
+def start(image: ImageUnderTest):
+    """Start the walk (once per image and session, as root in the shared container)."""
+    return image.cached_probe("filesystem", "filesystem", probe_arguments(), user=ROOT)
+
+
 def facts(image: ImageUnderTest) -> dict:
-    """The walk's findings for this image (run once as root in the shared container)."""
-    held = _CACHE.get(image)
-    if isinstance(held, ImagecheckError):
-        raise held
-    if held is None:
-        try:
-            held = image.probe("filesystem", probe_arguments(), user=ROOT).data
-        except ImagecheckError as error:
-            _CACHE[image] = error
-            raise
-        _CACHE[image] = held
-    return held
+    """The walk's findings for this image; ImagecheckError when the walk failed."""
+    return start(image).result().data
+
+
+register_fact_companion(start)  # the walk runs beside the facts probe

@@ -3,7 +3,9 @@
 The first check that needs a container starts ONE container for the image (labelled,
 idle under `sleep infinity`, GPU access per policy, the image's documented run options)
 and every probe of every check reuses it. Read-only facts come from one `facts` probe,
-run once and cached, so torch is imported once per image for all of them. Checks that
+run once and cached, so torch is imported once per image for all of them; probes that
+gather other read-only facts (the root filesystem scan) register as fact companions and
+run beside it, in parallel, each once (cached_probe). Checks that
 must start the image otherwise (its own CMD, another user, two nodes) ask for more
 containers through new_container(), which labels them the same way.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -25,6 +28,16 @@ from .runtime.lifecycle import RunIdentity
 
 IDLE_ENTRYPOINT = ["sleep"]
 IDLE_COMMAND = ["infinity"]
+
+# Functions that start a probe of other read-only facts beside the facts probe, so both
+# run at once (each caches its run with ImageUnderTest.cached_probe).
+_FACT_COMPANIONS: list[Callable[["ImageUnderTest"], object]] = []
+
+
+def register_fact_companion(start: Callable[["ImageUnderTest"], object]) -> None:
+    """Run start(image) whenever an image's facts are first gathered."""
+    if start not in _FACT_COMPANIONS:
+        _FACT_COMPANIONS.append(start)
 
 
 @dataclass
@@ -69,7 +82,10 @@ class ImageUnderTest:
         self.torch_imports = 0
         self._shared: Container | None = None
         self._start_error: ImagecheckError | None = None
-        self._facts: dict | None = None
+        self._start_lock = threading.Lock()
+        self._runs: dict[str, Future] = {}
+        self._runs_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self._image = None
         self._live: list[Container] = []
 
@@ -118,23 +134,25 @@ class ImageUnderTest:
 
     def shared_container(self) -> Container:
         """The container every probe of this image shares; started on first use."""
-        if self._start_error is not None:
-            raise type(self._start_error)(f"{self._start_error}\n  (the first start of this image's "
-                                          "container failed; later checks report the same)")
-        if self._shared is None:
-            container = self.new_container("probe", entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True)
-            try:
-                container.__enter__()
-                probes.install(container)
-            except ImagecheckError as error:
-                container.remove()
-                self._start_error = error
-                raise
-            except BaseException:
-                container.remove()
-                raise
-            self._shared = container
-        return self._shared
+        with self._start_lock:
+            if self._start_error is not None:
+                raise type(self._start_error)(f"{self._start_error}\n  (the first start of this image's "
+                                              "container failed; later checks report the same)")
+            if self._shared is None:
+                container = self.new_container("probe", entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND,
+                                               init=True)
+                try:
+                    container.__enter__()
+                    probes.install(container)
+                except ImagecheckError as error:
+                    container.remove()
+                    self._start_error = error
+                    raise
+                except BaseException:
+                    container.remove()
+                    raise
+                self._shared = container
+            return self._shared
 
     @property
     def started(self) -> bool:
@@ -146,20 +164,36 @@ class ImageUnderTest:
         """Run a probe in the shared container."""
         result = probes.run(self.shared_container(), name, args, timeout=timeout or self.spec.timeouts.probe,
                             user=user, environment=environment)
-        self.torch_imports += int(result.data.get("torch_imports", 0) or 0)
+        with self._runs_lock:
+            self.torch_imports += int(result.data.get("torch_imports", 0) or 0)
         return result
+
+    def cached_probe(self, key: str, name: str, *args: str, user: str | None = None,
+                     timeout: float | None = None) -> Future:
+        """A probe run once per session under key, in the background; .result() waits for its
+        ProbeResult (or raises its error, the same for every caller)."""
+        with self._runs_lock:
+            run = self._runs.get(key)
+            if run is None:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imagecheck-probe")
+                run = self._pool.submit(self.probe, name, *args, user=user, timeout=timeout)
+                self._runs[key] = run
+            return run
 
     @property
     def facts_gathered(self) -> bool:
         """Whether facts() already ran (a later call costs nothing)."""
-        return self._facts is not None
+        run = self._runs.get("facts")
+        return run is not None and run.done() and run.exception() is None
 
     def facts(self) -> dict:
-        """Every read-only fact, from one `facts` probe run, cached for the session."""
-        if self._facts is None:
-            args = json.dumps({"extra_modules": list(self.spec.extra_modules)})
-            self._facts = self.probe("facts", args).data
-        return self._facts
+        """Every read-only fact, from one `facts` probe run, cached for the session; the
+        registered fact companions start beside it."""
+        run = self.cached_probe("facts", "facts", json.dumps({"extra_modules": list(self.spec.extra_modules)}))
+        for start in _FACT_COMPANIONS:
+            start(self)
+        return run.result().data
 
     def logs(self, tail: int = 60) -> str:
         """The last log lines of every container of this image still running."""
@@ -173,6 +207,8 @@ class ImageUnderTest:
 
     def close(self) -> None:
         """Remove every container of this image this session started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._shared = None
         for container in list(self._live):
             container.remove()
