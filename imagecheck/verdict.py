@@ -30,6 +30,15 @@ from .outcomes import is_not_applicable
 SIGNED_OFF = "SIGNED OFF"
 BLOCKED = "BLOCKED"
 FAILED = ("failed", "error")
+# Failures are listed root causes first: what is installed, then whether it imports and
+# links, then CUDA, then the rest in the order they ran.
+LEAD_MODULES = ("test_versions", "test_release_pairing", "test_imports", "test_pip_check",
+                "test_shared_libraries", "test_cuda")
+
+
+def _lead(check: dict) -> int:
+    module = (check.get("module") or check.get("nodeid") or "").rsplit("/", 1)[-1].split(".py")[0].split(".")[-1]
+    return LEAD_MODULES.index(module) if module in LEAD_MODULES else len(LEAD_MODULES)
 
 
 def is_required(check: dict, advisory: Iterable[str]) -> bool:
@@ -75,7 +84,7 @@ def decide(checks: list[dict], *, required: list[str], advisory: list[str], requ
     for check in checks:
         check["required"] = is_required(check, advisory)
     mandatory = [c for c in checks if c["required"]]
-    failed = [c for c in mandatory if c["outcome"] in FAILED]
+    failed = sorted((c for c in mandatory if c["outcome"] in FAILED), key=_lead)
     inapplicable = [c for c in mandatory if c["outcome"] == "skipped" and is_not_applicable(c.get("message"))]
     skipped = [c for c in mandatory if c["outcome"] == "skipped" and c not in inapplicable]
     if not checks:

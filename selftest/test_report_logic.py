@@ -41,6 +41,13 @@ def test_a_check_that_does_not_apply_never_blocks_a_release():
     assert verdict.decide(cannot_run, required=[], advisory=[], require_gpu=True)["verdict"] == verdict.BLOCKED
 
 
+def test_failures_lead_with_the_installed_stack():
+    checks = [dict(check("test_torch_works_under_an_arbitrary_uid", "failed", "uid"), module="tests/test_arbitrary_uid.py"),
+              dict(check("test_version_is_as_promised[torch]", "failed", "torch is 2.2.0"), module="tests/test_versions.py")]
+    reasons = verdict.decide(checks, required=[], advisory=[], require_gpu=False)["reasons"]
+    assert reasons[0].startswith("required check test_version_is_as_promised[torch] failed: torch is 2.2.0")
+
+
 def test_grouped_reasons_read_in_the_plural():
     checks = [check("test_a", "skipped", "needs 2 GPU(s)"), check("test_b", "skipped", "needs 2 GPU(s)")]
     reasons = verdict.decide(checks, required=[], advisory=[], require_gpu=True)["reasons"]
