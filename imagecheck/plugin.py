@@ -62,7 +62,8 @@ class ImagecheckState:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("imagecheck", "imagecheck: validate PyTorch + CUDA container images")
     group.addoption("--image", action="append", default=[], metavar="REF",
-                    help="Image to validate (repeatable); default: every image in images.yaml")
+                    help="Image to validate (repeatable); default: every image in images.yaml that "
+                         "is not marked run_by_default: false")
     group.addoption("--images-file", default=None, metavar="PATH",
                     help="The images and their promises (default: images.yaml at the project root)")
     group.addoption("--gpu-mode", default="auto", metavar="MODE",
@@ -111,6 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
     report_module.configure(config, state)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist: every worker labels its containers with the controller's run id."""
     node.workerinput[RUN_ID_KEY] = node.config.stash[STATE].context.identity.run_id
@@ -130,7 +132,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # trylast would never run: pytest's own impl returns first
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """With -n, spread images over workers one image per worker (loadgroup)."""
+    """With -n, spread images over workers one image per worker: `loadgroup` selects the
+    image-scoped scheduler below (imagecheck.scheduling)."""
     if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in ("no", "load"):
         config.option.dist = "loadgroup"
 
@@ -178,15 +181,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "_image_ref" in metafunc.fixturenames:
         refs = metafunc.config.stash[STATE].refs
         metafunc.parametrize("_image_ref", refs, indirect=True, scope="session", ids=refs)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker turns xdist_group marks into nodeid suffixes
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group each image's tests on one xdist worker."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "_image_ref" in callspec.params:
-            item.add_marker(pytest.mark.xdist_group(callspec.params["_image_ref"]))
 
 
 @pytest.fixture(scope="session")

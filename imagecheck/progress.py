@@ -76,8 +76,8 @@ class Progress:
             suspend = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
             with suspend:
                 reporter.ensure_newline()
-                writer = getattr(reporter, "_tw", None)  # after the last test "[100%]" ends no line
-                if writer is not None and getattr(writer, "width_of_current_line", 0):
+                writer = self._config.get_terminal_writer()  # after the last "[100%]" ends no line
+                if writer.width_of_current_line:
                     writer.line()
                 reporter.write_line(line)
             return
