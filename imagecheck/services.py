@@ -23,11 +23,10 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-import docker.errors
 
 from .errors import ContainerStartError, ImagecheckError, NotPromised, explain
 from .runtime import infra
-from .runtime.docker import Container
+from .runtime.docker import Container, has_default_bridge
 from .session import ImageUnderTest
 
 POLL_SECONDS = 0.5
@@ -89,7 +88,7 @@ class Services:
         """Start the container and wait until every listed port answers."""
         image = self.image
         client = image.context.client
-        if not _has_bridge(client):
+        if not has_default_bridge(client):
             raise ServicesUnavailable(
                 "the Docker engine has no bridge network, so the image's ports cannot be published to "
                 "free host ports (an engine started with --bridge=none); the service checks need one")
@@ -230,13 +229,6 @@ def _socket_error(error: BaseException) -> str:
     if isinstance(error, http.client.RemoteDisconnected):
         return "closed without an HTTP answer (nothing listens behind the published port yet)"
     return f"{type(error).__name__}: {error}"
-
-
-def _has_bridge(client) -> bool:
-    try:
-        return bool(client.networks.list(names=["bridge"]))
-    except docker.errors.APIError:
-        return True  # let container creation say what is wrong
 
 
 # ---- what listens inside ---------------------------------------------------------------
