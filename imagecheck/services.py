@@ -23,7 +23,6 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-
 from .errors import ContainerStartError, ImagecheckError, NotPromised, explain
 from .runtime import infra
 from .runtime.docker import Container, has_default_bridge
