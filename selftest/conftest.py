@@ -7,7 +7,7 @@ import time
 import docker
 import pytest
 
-from helpers import ROOT, SuiteRun, containers_created, labelled_containers, parse_junit  # noqa: F401
+from helpers import ROOT, SuiteRun, parse_junit
 
 pytest_plugins = ["pytester"]
 

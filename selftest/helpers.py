@@ -8,6 +8,8 @@ from pathlib import Path
 
 import docker
 
+from imagecheck.scheduling import image_of
+
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = "pytorch-cuda:v2.6"
 SEEDRECIPE = "pytorch-cuda:v2.6-seedrecipe"
@@ -81,3 +83,8 @@ def run_suite_subprocess(workdir: Path, *args: str, tests: tuple[str, ...] = ("t
     finished = time.time()
     outcomes = parse_junit(junit) if junit.exists() else {}
     return SuiteRun(proc.returncode, proc.stdout + proc.stderr, outcomes, started, finished)
+
+
+def checks_of(names, ref: str, refs) -> set[str]:
+    """The test names (test_x[REF-param]) whose parameter id belongs to ref, among refs."""
+    return {name for name in names if image_of(name, list(refs)) == ref}

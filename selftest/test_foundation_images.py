@@ -3,7 +3,7 @@ passes every one; the articles' recipe fails exactly the checks its torch downgr
 breaks, each saying why; and every image gets ONE probe container, however many checks."""
 import pytest
 
-from helpers import REFERENCE, SEEDRECIPE, containers_created, run_suite_subprocess
+from helpers import REFERENCE, SEEDRECIPE, checks_of, containers_created, run_suite_subprocess
 
 FOUNDATION = ("tests/test_imports.py", "tests/test_versions.py", "tests/test_release_pairing.py",
               "tests/test_pip_check.py", "tests/test_shared_libraries.py", "tests/test_derived_image.py")
@@ -18,13 +18,8 @@ def both_images(tmp_path_factory, docker_client, fixture_image):
                                 tests=FOUNDATION)
 
 
-def of(names, ref, refs=(REFERENCE, SEEDRECIPE)):
-    """The test names whose id belongs to ref (the longest known reference that prefixes it)."""
-    def owner(name):
-        inside = name[name.index("[") + 1:-1]
-        matching = [r for r in refs if inside == r or inside.startswith(r + "-")]
-        return max(matching, key=len) if matching else None
-    return {n for n in names if owner(n) == ref}
+def of(names, ref):
+    return checks_of(names, ref, (REFERENCE, SEEDRECIPE))
 
 
 def test_reference_image_passes_every_foundation_check(both_images):

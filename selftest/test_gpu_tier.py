@@ -15,7 +15,7 @@ toolchain message, the /dev/shm verdict) is tested on its own at the end.
 """
 import pytest
 
-from helpers import REFERENCE, run_suite_subprocess
+from helpers import REFERENCE, checks_of, run_suite_subprocess
 
 from imagecheck import preflight, shm
 from imagecheck.config import DataLoaderSpec, RunOptions
@@ -38,12 +38,7 @@ NO_GPU_REASON = "needs 1 GPU(s), this host grants 0"
 
 
 def of(names, ref):
-    """The test names whose id belongs to ref (the longest known reference that prefixes it)."""
-    def owner(name):
-        inside = name[name.index("[") + 1:-1]
-        matching = [r for r in REFS if inside == r or inside.startswith(r + "-")]
-        return max(matching, key=len) if matching else None
-    return {n for n in names if owner(n) == ref}
+    return checks_of(names, ref, REFS)
 
 
 def base(name):
