@@ -21,6 +21,10 @@ import yaml
 from .errors import ConfigError
 
 
+# CVE severities, lowest first, as trivy and grype name them.
+SEVERITIES = ("UNKNOWN", "NEGLIGIBLE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
 @dataclass(frozen=True)
 class UserSpec:
     """The image's default user."""
@@ -115,7 +119,7 @@ class JupyterSpec:
 class CveSpec:
     """CVE scan policy, used when trivy or grype is on PATH."""
 
-    max_severity: str = "HIGH"
+    max_severity: str = field(default="HIGH", metadata={"choices": SEVERITIES})
     allowlist: list[str] = field(default_factory=list)
 
 
@@ -221,6 +225,7 @@ def load(path: str | Path) -> Catalog:
     if not isinstance(images_raw, dict):
         raise ConfigError(f"{path}: images: expected a mapping of image reference to its promises, "
                           f"got {_kind(images_raw)}")
+    _build(ImageSpec, defaults_raw, f"{path}: defaults", "", partial=True)  # errors name the defaults
     defaults = _build(ImageSpec, defaults_raw, f"{path}: defaults", "")
     images = {}
     for ref, entry in images_raw.items():
@@ -229,7 +234,7 @@ def load(path: str | Path) -> Catalog:
         entry = entry or {}
         if not isinstance(entry, dict):
             raise ConfigError(f"{path}: image '{ref}': expected a mapping of promises, got {_kind(entry)}")
-        _build(ImageSpec, entry, f"{path}: image '{ref}'", "")  # errors name the image, not the merge
+        _build(ImageSpec, entry, f"{path}: image '{ref}'", "", partial=True)  # errors name the image
         images[ref] = _build(ImageSpec, _merge(defaults_raw, entry), f"{path}: image '{ref}'", "")
     return Catalog(path, defaults, images)
 
@@ -244,7 +249,9 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _build(cls: type, raw: dict, where: str, prefix: str) -> Any:
+def _build(cls: type, raw: dict, where: str, prefix: str, partial: bool = False) -> Any:
+    """The dataclass from raw; with partial, only check what raw holds (an entry that the
+    defaults complete may leave required keys out) and build nothing."""
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     _reject_unknown(raw, set(names), where, prefix or "top level", ordered=names)
@@ -252,32 +259,37 @@ def _build(cls: type, raw: dict, where: str, prefix: str) -> Any:
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"
         if f.name in raw:
-            values[f.name] = _convert(hints[f.name], raw[f.name], where, key)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            values[f.name] = _convert(hints[f.name], raw[f.name], where, key, partial)
+            choices = f.metadata.get("choices")
+            if choices and values[f.name] not in choices:
+                raise ConfigError(f"{where}, key '{key}': expected one of {', '.join(choices)}, "
+                                  f"got {_kind(values[f.name])}")
+        elif not partial and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}, key '{key}': missing; expected {_describe(hints[f.name])}")
-    return cls(**values)
+    return None if partial else cls(**values)
 
 
-def _convert(annotation: Any, value: Any, where: str, key: str) -> Any:
+def _convert(annotation: Any, value: Any, where: str, key: str, partial: bool = False) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where, key)
+        return _convert(inner[0], value, where, key, partial)
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise _wrong(annotation, value, where, key)
-        return _build(annotation, value, where, f"{key}.")
+        return _build(annotation, value, where, f"{key}.", partial)
     if origin is list:
         if not isinstance(value, list):
             raise _wrong(annotation, value, where, key)
-        return [_convert(args[0], item, where, f"{key}[{i}]") for i, item in enumerate(value)]
+        return [_convert(args[0], item, where, f"{key}[{i}]", partial) for i, item in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise _wrong(annotation, value, where, key)
-        return {_convert(args[0], k, where, f"{key} (key {k!r})"): _convert(args[1], v, where, f"{key}.{k}")
+        return {_convert(args[0], k, where, f"{key} (key {k!r})", partial): _convert(args[1], v, where, f"{key}.{k}",
+                                                                                       partial)
                 for k, v in value.items()}
     if annotation is bool:
         if not isinstance(value, bool):

@@ -9,9 +9,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from .config import SEVERITIES  # lowest first; images.yaml's max_severity is one of them
 from .errors import ImagecheckError, explain
 
-SEVERITIES = ("UNKNOWN", "NEGLIGIBLE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 SCANNERS = ("trivy", "grype")
 
 

@@ -37,7 +37,7 @@ import docker.errors
 from . import probes
 from .config import DdpSpec
 from .errors import CommandTimeout, ImagecheckError, explain
-from .runtime.docker import Container, ExecResult, has_default_bridge
+from .runtime.docker import Container, ExecResult, engine_is_local, has_default_bridge
 from .runtime.gpu import GpuAccess
 from .runtime.local import LocalHost
 
@@ -521,11 +521,6 @@ class HostFigure:
     gbps: float | None
     why_not: str | None = None
     seconds_per_op: float | None = None
-
-
-def engine_is_local() -> bool:
-    """Whether the Docker engine runs on this machine (its local socket, no remote DOCKER_HOST)."""
-    return os.environ.get("DOCKER_HOST", "unix://").startswith("unix://")
 
 
 def host_bandwidth(plan_: Plan, ddp: DdpSpec, limit: float, *, python: str | None = None,

@@ -14,7 +14,6 @@ import docker.errors
 
 from . import probes
 from .errors import CommandTimeout, ImagecheckError, explain
-from .services import no_gpu
 from .session import ImageUnderTest
 
 POLL_SECONDS = 0.3
@@ -47,7 +46,7 @@ def run(image: ImageUnderTest, role: str, command: list[str], *, timeout: float,
     """Run command through the image's entrypoint; CommandNotRun when started_marker does
     not appear in its output within timeouts.start, CommandTimeout past timeout."""
     start_limit = image.spec.timeouts.start
-    container = image.new_container(role, gpu=no_gpu(image), command=command, user=user, autostart=False,
+    container = image.new_container(role, gpu=image.no_gpu, command=command, user=user, autostart=False,
                                     stay_up=False, network_mode="none", environment=environment)
     shown = " ".join(command)
     with container:

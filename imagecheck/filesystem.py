@@ -38,4 +38,4 @@ def facts(image: ImageUnderTest) -> dict:
     return start(image).result().data
 
 
-register_fact_companion(start)  # the walk runs beside the facts probe
+register_fact_companion("filesystem_walk", start)  # checks marked filesystem_walk: beside the facts probe

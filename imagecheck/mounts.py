@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import ImagecheckError
-from .runtime.docker import Container
-from .services import no_gpu
+from .runtime.docker import Container, engine_is_local
 from .session import ImageUnderTest
 
 DATA_MOUNT = "/data"
@@ -43,11 +42,6 @@ class MountedFolders:
 
     def expected(self) -> dict[str, str]:
         return {name: hashlib.sha256(data).hexdigest() for name, data in DATA_FILES.items()}
-
-
-def engine_is_local() -> bool:
-    host = os.environ.get("DOCKER_HOST", "")
-    return host == "" or host.startswith("unix://")
 
 
 @contextlib.contextmanager
@@ -77,8 +71,7 @@ def mounted_folders(image: ImageUnderTest, uid: int | None, gid: int | None) -> 
             owner = "mode 0777 (the suite does not run as root, so it cannot chown)"
         volumes = {str(data): {"bind": DATA_MOUNT, "mode": "ro"},
                    str(checkpoints): {"bind": CHECKPOINT_MOUNT, "mode": "rw"}}
-        container = image.new_container("mounts", gpu=no_gpu(image), entrypoint=["sleep"], command=["infinity"],
-                                        init=True, network_mode="none", volumes=volumes)
+        container = image.idle_container("mounts", gpu=image.no_gpu, network_mode="none", volumes=volumes)
         container.__enter__()
         yield MountedFolders(container, data, checkpoints, owner)
     finally:

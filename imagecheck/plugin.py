@@ -27,16 +27,16 @@ from .outcomes import fail, skip_for
 from .runtime import docker as docker_runtime
 from .runtime import gpu as gpu_runtime
 from .runtime.lifecycle import RunIdentity, SigtermAsInterrupt, new_run_id, sweep_leftovers
-from .session import ImageUnderTest, RunContext
+from .session import FACT_COMPANIONS, ImageUnderTest, RunContext
 
 STATE = pytest.StashKey["ImagecheckState"]()
 RUN_ID_KEY = "imagecheck_run_id"
 MARKERS = (
     "gpu: needs GPU access to the container (skipped without one, failed under --require-gpu)",
-    "multi_gpu: needs at least two GPUs granted to the container",
     "services: starts the image with its own entrypoint and CMD",
     "slow: takes more than a few seconds per image",
     "facts: reads only the facts gathered once per image (no container or work of its own)",
+    "filesystem_walk: reads the root filesystem walk, which then runs beside the facts probe",
 )
 
 
@@ -54,8 +54,8 @@ class ImagecheckState:
 
     def image(self, ref: str) -> ImageUnderTest:
         if ref not in self.images:
-            spec, listed = self.catalog.spec_for(ref)
-            self.images[ref] = ImageUnderTest(ref, spec, listed, self.context)
+            spec, _ = self.catalog.spec_for(ref)
+            self.images[ref] = ImageUnderTest(ref, spec, self.context)
         return self.images[ref]
 
 
@@ -177,6 +177,20 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tell each image which fact companions its selected checks need, so they start beside
+    its facts probe (and not at all when no selected check needs them)."""
+    state = session.config.stash.get(STATE, None)
+    if state is None:
+        return
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        ref = callspec.params.get("_image_ref") if callspec is not None else None
+        if ref is not None:
+            wanted = {marker for marker in FACT_COMPANIONS if item.get_closest_marker(marker)}
+            state.image(ref).companions |= wanted
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "_image_ref" in metafunc.fixturenames:
         refs = metafunc.config.stash[STATE].refs
@@ -205,11 +219,9 @@ def image(_image_ref: ImageUnderTest) -> ImageUnderTest:
     and its facts (image.facts()). Tests that use it run once per image."""
     try:
         _image_ref.docker_image
-    except ImagecheckError as error:
-        message = str(error)
-    else:
-        return _image_ref
-    pytest.fail(message, pytrace=False)
+    except ImagecheckError as error:  # an absent image: every check errors with the hint
+        fail(str(error))
+    return _image_ref
 
 
 class LazyFacts(Mapping):
@@ -220,11 +232,7 @@ class LazyFacts(Mapping):
         self._image = image
 
     def _data(self) -> dict:
-        try:
-            return self._image.facts()
-        except ImagecheckError as error:
-            message = str(error)
-        pytest.fail(message, pytrace=False)
+        return self._image.facts()
 
     def __getitem__(self, key: str) -> Any:
         return self._data()[key]
@@ -253,8 +261,7 @@ def services(image: ImageUnderTest):
     except services_module.ServicesUnavailable as error:
         skip_for(error)
     except ImagecheckError as error:
-        message = str(error)
-    fail(message)
+        fail(str(error))
 
 
 @pytest.fixture
@@ -298,6 +305,18 @@ def require_gpus(request: pytest.FixtureRequest, image: ImageUnderTest):
         pytest.skip(reason)
 
     return require
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """An ImagecheckError that escapes a check fails it with its message alone: the message
+    already says what, expected and observed, where, and a hint; a traceback adds noise.
+    (Fixtures convert their own: pytest caches a fixture's first exception before any hook
+    could replace it.)"""
+    try:
+        return (yield)
+    except ImagecheckError as error:
+        fail(str(error))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -58,11 +58,6 @@ class Endpoint:
         return f"{self.service} port {self.port} (host port {self.host_port})"
 
 
-def no_gpu(image: ImageUnderTest):
-    """GPU access for containers that need none: the same mode, no GPU granted."""
-    return image.gpu.subset(())
-
-
 class Services:
     """The image started with its own entrypoint and CMD, its listed ports published."""
 
@@ -93,7 +88,7 @@ class Services:
                 "free host ports (an engine started with --bridge=none); the service checks need one")
         ports = {f"{port}/tcp": ("127.0.0.1", None) for port in image.spec.ports}
         environment = {image.spec.jupyter.token_env: self.token} if "jupyter" in image.spec.ports.values() else {}
-        self.container = image.new_container(self.role, gpu=no_gpu(image), environment=environment, ports=ports)
+        self.container = image.new_container(self.role, gpu=image.no_gpu, environment=environment, ports=ports)
         try:
             self.container.__enter__()
             self._read_ports()

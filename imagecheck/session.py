@@ -11,13 +11,15 @@ containers through new_container(), which labels them the same way.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import docker
+import docker.errors
 
 from . import probes
 from .config import ImageSpec
@@ -29,15 +31,16 @@ from .runtime.lifecycle import RunIdentity
 IDLE_ENTRYPOINT = ["sleep"]
 IDLE_COMMAND = ["infinity"]
 
-# Functions that start a probe of other read-only facts beside the facts probe, so both
-# run at once (each caches its run with ImageUnderTest.cached_probe).
-_FACT_COMPANIONS: list[Callable[["ImageUnderTest"], object]] = []
+# Probes of other read-only facts that start beside the facts probe, so both run at once,
+# by the marker that the checks needing them carry (each caches its run with
+# ImageUnderTest.cached_probe). The plugin tells each image which of them its selected
+# checks need (ImageUnderTest.companions).
+FACT_COMPANIONS: dict[str, Callable[["ImageUnderTest"], object]] = {}
 
 
-def register_fact_companion(start: Callable[["ImageUnderTest"], object]) -> None:
-    """Run start(image) whenever an image's facts are first gathered."""
-    if start not in _FACT_COMPANIONS:
-        _FACT_COMPANIONS.append(start)
+def register_fact_companion(marker: str, start: Callable[["ImageUnderTest"], object]) -> None:
+    """Run start(image) beside the facts probe when a selected check carries `marker`."""
+    FACT_COMPANIONS[marker] = start
 
 
 @dataclass
@@ -62,22 +65,23 @@ class RunContext:
     def gpu(self) -> GpuAccess:
         with self._lock:
             if self._gpu is None:
-                try:
-                    client = self._client or self.client_factory()
-                except ImagecheckError:
-                    client = None
-                self._gpu = self.gpu_factory(client)
+                if self._client is None:
+                    try:
+                        self._client = self.client_factory()
+                    except ImagecheckError:
+                        pass  # no engine: GPU access is decided from the host alone
+                self._gpu = self.gpu_factory(self._client)
             return self._gpu
 
 
 class ImageUnderTest:
     """An image and what it promises, with the containers and facts of this session."""
 
-    def __init__(self, ref: str, spec: ImageSpec, listed: bool, context: RunContext) -> None:
+    def __init__(self, ref: str, spec: ImageSpec, context: RunContext) -> None:
         self.ref = ref
         self.spec = spec
-        self.listed = listed
         self.context = context
+        self.companions: set[str] = set()  # markers of the fact companions its checks need
         self.containers_started = 0
         self.torch_imports = 0
         self._shared: Container | None = None
@@ -109,6 +113,11 @@ class ImageUnderTest:
     def gpu(self) -> GpuAccess:
         return self.context.gpu
 
+    @property
+    def no_gpu(self) -> GpuAccess:
+        """GPU access for containers that need none: the same mode, no GPU granted."""
+        return self.gpu.subset(())
+
     def run_options(self) -> dict[str, Any]:
         """The image's documented run options as docker SDK keyword arguments."""
         options: dict[str, Any] = {}
@@ -132,6 +141,20 @@ class ImageUnderTest:
                                        environment=env, **options)
         return container
 
+    def idle_container(self, role: str, **kwargs: Any) -> Container:
+        """A labelled container of this image kept up by `sleep infinity` under an init, for
+        probes (not started: use it in a with-block, or probe_container())."""
+        return self.new_container(role, entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True, **kwargs)
+
+    @contextlib.contextmanager
+    def probe_container(self, role: str, **kwargs: Any) -> Iterator[Container]:
+        """An extra idle container with the probes installed (for a check that needs other
+        run options than the shared one: a GPU subset, Docker's default /dev/shm);
+        removed on exit."""
+        with self.idle_container(role, **kwargs) as container:
+            probes.install(container)
+            yield container
+
     def shared_container(self) -> Container:
         """The container every probe of this image shares; started on first use."""
         with self._start_lock:
@@ -139,8 +162,7 @@ class ImageUnderTest:
                 raise type(self._start_error)(f"{self._start_error}\n  (the first start of this image's "
                                               "container failed; later checks report the same)")
             if self._shared is None:
-                container = self.new_container("probe", entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND,
-                                               init=True)
+                container = self.idle_container("probe")
                 try:
                     container.__enter__()
                     probes.install(container)
@@ -153,10 +175,6 @@ class ImageUnderTest:
                     raise
                 self._shared = container
             return self._shared
-
-    @property
-    def started(self) -> bool:
-        return self._shared is not None
 
     # ---- probes --------------------------------------------------------------------------
     def probe(self, name: str, *args: str, timeout: float | None = None, user: str | None = None,
@@ -185,14 +203,16 @@ class ImageUnderTest:
     def facts_gathered(self) -> bool:
         """Whether facts() already ran (a later call costs nothing)."""
         run = self._runs.get("facts")
-        return run is not None and run.done() and run.exception() is None
+        return run is not None and run.done() and not run.cancelled() and run.exception() is None
 
     def facts(self) -> dict:
-        """Every read-only fact, from one `facts` probe run, cached for the session; the
-        registered fact companions start beside it."""
+        """Every read-only fact, from one `facts` probe run, cached for the session; the fact
+        companions this image's checks need start beside it."""
+        first = "facts" not in self._runs
         run = self.cached_probe("facts", "facts", json.dumps({"extra_modules": list(self.spec.extra_modules)}))
-        for start in _FACT_COMPANIONS:
-            start(self)
+        if first:
+            for marker in sorted(self.companions & FACT_COMPANIONS.keys()):
+                FACT_COMPANIONS[marker](self)
         return run.result().data
 
     def logs(self, tail: int = 60) -> str:
@@ -206,12 +226,23 @@ class ImageUnderTest:
         return "\n".join(parts)
 
     def close(self) -> None:
-        """Remove every container of this image this session started."""
+        """Remove every container of this image this session started (all of them, even when
+        one removal fails; the first error is raised after). Probe runs not finished are
+        dropped, so a later probe starts afresh."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        with self._runs_lock:
+            self._runs = {key: run for key, run in self._runs.items() if run.done() and not run.cancelled()}
         self._shared = None
+        errors = []
         for container in list(self._live):
-            container.remove()
+            try:
+                container.remove()
+            except docker.errors.APIError as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
 
 class _CountingContainer(Container):

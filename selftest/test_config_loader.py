@@ -20,6 +20,11 @@ def test_valid_file_merges_defaults_under_each_image():
     assert catalog.images["example/pytorch:2"].compile.atol == 0.1
 
 
+def test_an_image_may_complete_a_section_the_defaults_start():
+    user = load(CONFIGS / "partial_nested_override.yaml").images["example/pytorch:1"].user
+    assert (user.name, user.uid, user.groups) == ("aiuser", 1000, ["video"])
+
+
 def test_unlisted_image_gets_the_defaults():
     catalog = load(CONFIGS / "valid.yaml")
     spec, listed = catalog.spec_for("someone/else:latest")
@@ -41,6 +46,8 @@ def test_project_images_yaml_is_valid():
     ("bad_defaults.yaml", ["defaults", "'extra_modules'", "expected a list of strings", "'numpy'"]),
     ("images_not_mapping.yaml", ["images:", "expected a mapping", "got a list"]),
     ("missing_required_key.yaml", ["image 'example/pytorch:1'", "'user.uid'", "missing"]),
+    ("bad_severity.yaml", ["image 'example/pytorch:1'", "'security.cve.max_severity'",
+                           "expected one of UNKNOWN, NEGLIGIBLE, LOW, MEDIUM, HIGH, CRITICAL", "'SEVERE'"]),
 ])
 def test_broken_file_is_rejected_with_file_image_and_key(name, fragments):
     with pytest.raises(ConfigError) as raised:

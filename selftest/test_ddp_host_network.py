@@ -19,10 +19,10 @@ from imagecheck.session import ImageUnderTest, RunContext
 def image(fixture_image):
     fixture_image(REFERENCE)
     catalog = config.load(Path(__file__).resolve().parent.parent / "images.yaml")
-    spec, listed = catalog.spec_for(REFERENCE)
+    spec, _ = catalog.spec_for(REFERENCE)
     context = RunContext(RunIdentity(new_run_id()), docker_runtime.connect,
                          lambda client: gpu.choose("none", "all", gpu.DEFAULT_DRIVER_DIR, client))
-    under_test = ImageUnderTest(REFERENCE, spec, listed, context)
+    under_test = ImageUnderTest(REFERENCE, spec, context)
     yield under_test
     under_test.close()
 

@@ -8,7 +8,7 @@ from imagecheck import filesystem
 from imagecheck.errors import ImagecheckError
 from imagecheck.outcomes import fail
 
-pytestmark = pytest.mark.facts
+pytestmark = [pytest.mark.facts, pytest.mark.filesystem_walk]
 
 
 @pytest.fixture

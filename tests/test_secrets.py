@@ -9,7 +9,7 @@ from imagecheck import filesystem, secrets
 from imagecheck.errors import ImagecheckError
 from imagecheck.outcomes import fail
 
-pytestmark = pytest.mark.facts
+pytestmark = [pytest.mark.facts, pytest.mark.filesystem_walk]
 
 HINT = ("\n  hint: pass credentials at run time (docker run -e, a mounted file, BuildKit --secret), never "
         "in ENV, ARG or a COPYed file; rotate any credential that was pushed")

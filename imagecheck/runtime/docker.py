@@ -14,7 +14,7 @@ import tarfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import docker
 import docker.errors
@@ -74,13 +74,19 @@ class ExecResult:
 
     def tail(self, lines: int = 15) -> str:
         """The last lines of stderr and stdout, for messages."""
-        text = "\n".join(s for s in (self.stderr.strip(), self.stdout.strip()) if s)
-        return "\n".join(text.splitlines()[-lines:]) or "(nothing printed)"
+        return last_lines("\n".join(s for s in (self.stderr.strip(), self.stdout.strip()) if s), lines)
 
 
-def last_lines(chunks: Iterable[bytes], lines: int = 15) -> str:
-    text = b"".join(chunks).decode(errors="replace").strip()
-    return "\n".join(text.splitlines()[-lines:]) or "(nothing printed)"
+def last_lines(text: str, lines: int = 15) -> str:
+    """The last lines of some output, or '(nothing printed)'."""
+    return "\n".join(text.strip().splitlines()[-lines:]) or "(nothing printed)"
+
+
+def engine_is_local() -> bool:
+    """Whether the Docker engine runs on this machine: DOCKER_HOST unset, empty (the docker
+    SDK then uses the local socket) or a unix socket; not a remote engine."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return host == "" or host.startswith("unix://")
 
 
 class Container:
@@ -164,18 +170,19 @@ class Container:
 
     def remove(self) -> None:
         """Remove the container and its anonymous volumes; quiet if already gone."""
-        container, self._container = self._container, None
+        container = self._container
         if container is None:
             return
-        with _LIVE_LOCK:
-            LIVE.pop(container.id, None)
         try:
             container.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError as error:
             if "already in progress" not in str(error):
-                raise
+                raise  # still held in LIVE, so remove_all_live tries again
+        self._container = None
+        with _LIVE_LOCK:
+            LIVE.pop(container.id, None)
 
     # ---- facts about it --------------------------------------------------------------
     @property
@@ -213,19 +220,22 @@ class Container:
 
     # ---- files and commands ------------------------------------------------------------
     def put_files(self, destination: str, files: dict[str, bytes], mode: int = 0o644) -> None:
-        """Copy files into destination/ (created; readable by every user) via put_archive."""
+        """Copy files into destination/ via put_archive. The engine creates missing folders
+        (0755, readable by every user); existing ones, /opt say, keep their owner and mode."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
-            parts = destination.strip("/").split("/")
-            for depth in range(1, len(parts) + 1):
-                info = tarfile.TarInfo("/".join(parts[:depth]))
-                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
-                tar.addfile(info)
+            folder = destination.strip("/")
             for name, data in files.items():
-                info = tarfile.TarInfo("/".join(parts + [name]))
+                info = tarfile.TarInfo(f"{folder}/{name}")
                 info.size, info.mode, info.mtime = len(data), mode, int(time.time())
                 tar.addfile(info, io.BytesIO(data))
-        self._container.put_archive("/", buffer.getvalue())
+        try:
+            self._container.put_archive("/", buffer.getvalue())
+        except docker.errors.APIError as error:
+            raise ContainerStartError(explain(
+                f"could not copy {len(files)} file(s) into {destination} of a container of {self.image}",
+                observed=_api_message(error), where=self.name,
+                hint="the container may have stopped, or its filesystem is read-only")) from None
 
     def has_shell(self) -> bool:
         if self._has_sh is None:
@@ -282,7 +292,8 @@ class Container:
             reader.join(5)
             raise CommandTimeout(explain(
                 f"`{_show(shown)}` in {self.image} ran past its {timeout:.0f} s limit and was killed",
-                observed=f"last lines it printed:\n{last_lines([_strip_marker(b''.join(err))] + out)}",
+                observed="last lines it printed:\n" + last_lines(
+                    (_strip_marker(b"".join(err)) + b"\n" + b"".join(out)).decode(errors="replace")),
                 where=self.name,
                 hint="raise the limit in images.yaml (timeouts) if the image is just slow"))
         exit_code = api.exec_inspect(exec_id).get("ExitCode")

@@ -66,7 +66,7 @@ def sweep_leftovers(client: docker.DockerClient, me: RunIdentity) -> list[str]:
             try:
                 container.remove(force=True, v=True)
                 removed.append(f"container {container.name} of run {container.labels.get(RUN_LABEL)}")
-            except docker.errors.NotFound:
+            except docker.errors.APIError:  # gone, or another process's sweep is removing it
                 pass
     for network in client.networks.list(filters={"label": RUN_LABEL}):
         if _owner_is_gone(network.attrs.get("Labels") or {}, me):

@@ -79,7 +79,8 @@ class LocalHost:
                 reader.join(5)
             raise CommandTimeout(explain(
                 f"`{_show(list(command))}` on {self.name} ran past its {timeout:.0f} s limit and was killed",
-                observed=f"last lines it printed:\n{last_lines(err + out)}", where=self.name,
+                observed="last lines it printed:\n" + last_lines(b"".join(err + out).decode(errors="replace")),
+                where=self.name,
                 hint="raise the limit in images.yaml (timeouts) if the machine is just slow")) from None
         for reader in readers:
             reader.join(30)
