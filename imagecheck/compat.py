@@ -72,15 +72,7 @@ def pairing_problems(torch: str | None, torchvision: str | None, torchaudio: str
         known = ", ".join(r.torch for r in RELEASES)
         return [f"torch {torch} is not in the release table (known minors: {known}); "
                 "add its row to imagecheck/compat.py"]
-    problems = []
-    if torchvision is not None and major_minor(torchvision) != release.torchvision:
-        owner = release_for_torchvision(torchvision)
-        belongs = f" (torchvision {major_minor(torchvision)} belongs to torch {owner.torch})" if owner else ""
-        problems.append(f"torchvision {torchvision} does not pair with torch {torch}: "
-                        f"torch {release.torch} pairs with torchvision {release.torchvision}{belongs}")
-    if torchaudio is not None and major_minor(torchaudio) not in release.torchaudio:
-        problems.append(f"torchaudio {torchaudio} does not pair with torch {torch}: "
-                        f"torch {release.torch} pairs with torchaudio {' or '.join(release.torchaudio)}")
+    problems = _companion_problems(release, torchvision, torchaudio, f"does not pair with torch {torch}")
     if python is not None and not _python_in_range(python, *release.python):
         problems.append(f"Python {python} is outside torch {release.torch}'s supported range "
                         f"{release.python[0]}-{release.python[1]}")
@@ -104,20 +96,28 @@ def driver_satisfies(driver_version: str, cuda_version: str) -> bool | None:
     return have[: len(floor)] >= floor
 
 
-def promise_problems(promised_torch: str | None, torchvision: str | None, torchaudio: str | None) -> list[str]:
-    """Ways the installed torchvision/torchaudio cannot serve the torch images.yaml promises."""
+def promise_problems(promised_torch: str | None, torch: str | None, torchvision: str | None,
+                     torchaudio: str | None) -> list[str]:
+    """Ways the installed torchvision/torchaudio cannot serve the torch images.yaml promises;
+    nothing when the installed torch is of the promised minor (pairing_problems covers that)."""
     release = release_for_torch(promised_torch) if promised_torch else None
-    if release is None:
+    if release is None or (torch is not None and major_minor(torch) == release.torch):
         return []
+    return _companion_problems(release, torchvision, torchaudio, f"cannot serve the promised torch {promised_torch}")
+
+
+def _companion_problems(release: Release, torchvision: str | None, torchaudio: str | None,
+                        verdict: str) -> list[str]:
+    """torchvision and torchaudio against one release row: 'torchvision X <verdict>: ...'."""
     problems = []
     if torchvision is not None and major_minor(torchvision) != release.torchvision:
         owner = release_for_torchvision(torchvision)
-        problems.append(f"torchvision {torchvision} cannot serve the promised torch {promised_torch}: "
-                        f"it belongs to torch {owner.torch if owner else 'unknown'}, torch {release.torch} "
+        belongs = f"it belongs to torch {owner.torch}, " if owner else ""
+        problems.append(f"torchvision {torchvision} {verdict}: {belongs}torch {release.torch} "
                         f"needs torchvision {release.torchvision}")
     if torchaudio is not None and major_minor(torchaudio) not in release.torchaudio:
-        problems.append(f"torchaudio {torchaudio} cannot serve the promised torch {promised_torch}: "
-                        f"torch {release.torch} needs torchaudio {' or '.join(release.torchaudio)}")
+        problems.append(f"torchaudio {torchaudio} {verdict}: torch {release.torch} "
+                        f"needs torchaudio {' or '.join(release.torchaudio)}")
     return problems
 
 

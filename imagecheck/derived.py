@@ -8,7 +8,9 @@ commit (a commit per Dockerfile step is slow on some storage drivers):
     USER <the image's user>
 
 The package is a tiny wheel made here (no index, no network). The image keeps the
-image's user, entrypoint and command, carries the run's labels, and is removed afterwards.
+image's user, entrypoint and command (the engine fills what a commit leaves empty from the
+builder container, so they are passed explicitly; a root image comes back as user "0"),
+carries the run's labels, and is removed afterwards.
 """
 from __future__ import annotations
 
@@ -76,8 +78,8 @@ def derived_image(image: ImageUnderTest, timeout: float) -> Iterator[str]:
                 f"a derived image (FROM {image.ref}, pip install one wheel as root) cannot be made",
                 observed=f"exit code {code}:\n{builder.logs(20).strip()}",
                 hint="users extend the image this way; it needs `python3 -m pip` and /bin/sh"))
-        conf = {"User": original.get("User") or "", "Entrypoint": original.get("Entrypoint"),
-                "Cmd": original.get("Cmd"), "Labels": {**(original.get("Labels") or {}), **labels}}
+        conf = {"User": original.get("User") or "0", "Entrypoint": original.get("Entrypoint") or [],
+                "Cmd": original.get("Cmd") or [], "Labels": {**(original.get("Labels") or {}), **labels}}
         repository, _, version = tag.partition(":")
         built = builder.commit(repository, version, conf)
     try:
@@ -85,3 +87,10 @@ def derived_image(image: ImageUnderTest, timeout: float) -> Iterator[str]:
     finally:
         with contextlib.suppress(docker.errors.APIError):
             client.images.remove(built.id, force=True)
+
+
+def same_user(a: str | None, b: str | None) -> bool:
+    """Whether two image USER values name the same user ('', '0' and 'root' are root)."""
+    def norm(user: str | None) -> str:
+        return "root" if (user or "") in ("", "0", "root", "0:0", "root:root") else user
+    return norm(a) == norm(b)

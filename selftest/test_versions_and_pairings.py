@@ -37,8 +37,15 @@ def test_reference_stack_is_a_real_pairing():
 
 
 def test_articles_pairing_is_caught_against_the_promise():
-    problems = promise_problems("2.6.0", "0.17.0+cu121", "2.6.0+cu124")
+    problems = promise_problems("2.6.0", "2.2.0+cu121", "0.17.0+cu121", "2.6.0+cu124")
     assert len(problems) == 1 and "torchvision 0.17.0+cu121" in problems[0] and "belongs to torch 2.2" in problems[0]
+
+
+def test_a_mismatch_against_the_installed_torch_is_reported_once():
+    assert promise_problems("2.6.0", "2.6.0+cu124", "0.17.0", None) == []
+    problems = pairing_problems("2.6.0+cu124", "0.17.0", None, None)
+    assert problems == ["torchvision 0.17.0 does not pair with torch 2.6.0+cu124: it belongs to torch 2.2, "
+                        "torch 2.6 needs torchvision 0.21"]
 
 
 def test_torchaudio_and_numpy_that_do_not_serve_torch_2_2():

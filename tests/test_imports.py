@@ -27,8 +27,16 @@ def test_extra_modules_import(image, facts, evidence):
                         f"import in {image.ref}:\n  " + "\n  ".join(failed))
 
 
+def _requires_import(facts, module: str) -> None:
+    """A module's compiled parts are judged only when it imports; test_module_imports
+    reports an import that fails."""
+    if not import_result(facts, module)["ok"]:
+        not_applicable(f"{module} does not import (test_module_imports reports why)")
+
+
 def test_torchvision_cpp_ops_load(image, facts, evidence):
-    ops = facts["stack"].get("torchvision_ops") or {"ok": False, "error": "torch does not import"}
+    _requires_import(facts, "torchvision")
+    ops = facts["stack"]["torchvision_ops"]
     evidence("torchvision.nms", ops.get("kept", ops.get("error")))
     assert ops["ok"], (f"torchvision's C++ ops do not work in {image.ref}: torch.ops.torchvision.nms "
                        f"{'returned ' + str(ops['kept']) + ', expected ' + str(ops['expected']) if 'kept' in ops else 'failed: ' + import_failure(ops)}"
@@ -36,6 +44,7 @@ def test_torchvision_cpp_ops_load(image, facts, evidence):
 
 
 def test_torchaudio_extension_loads(image, facts, evidence):
-    ops = facts["stack"].get("torchaudio_ops") or {"ok": False, "error": "torch does not import"}
+    _requires_import(facts, "torchaudio")
+    ops = facts["stack"]["torchaudio_ops"]
     evidence("torchaudio.extension_loaded", ops.get("extension_loaded", ops.get("error")))
     assert ops["ok"], f"torchaudio's compiled extension does not load in {image.ref}: {import_failure(ops)}"
