@@ -72,3 +72,11 @@ def test_an_image_that_cannot_be_extended_fails_the_derived_check(tmp_path, fixt
     name = f"test_derived_image_still_imports[{ref}]"
     assert run.outcomes[name].outcome == "failed"
     assert f"a derived image (FROM {ref}, pip install one wheel as root) cannot be made" in run.message(name)
+
+
+def test_a_missing_bundled_library_fails_only_the_shared_library_check(tmp_path, fixture_image):
+    ref = fixture_image("pytorch-cuda:v2.6-missing-library")
+    run = run_suite_subprocess(tmp_path, "--image", ref, tests=FOUNDATION)
+    assert run.names("failed") == {f"test_every_shared_library_resolves[{ref}]"}
+    message = run.message(f"test_every_shared_library_resolves[{ref}]")
+    assert "torchvision/image.so: libpng16" in message and "not found" in message
