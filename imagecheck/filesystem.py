@@ -23,7 +23,12 @@ ROOT = "0"
 
 
 def probe_arguments() -> str:
+    """The walk's JSON argument: the credential patterns, the placeholder rule and the
+    limits, all from the suite (secrets.py), so the probe holds no copy of them."""
     return json.dumps({"patterns": [list(p) for p in secrets.PATTERNS], "shown_prefix": secrets.SHOWN_PREFIX,
+                       "placeholders": {"words": sorted(secrets.PLACEHOLDERS),
+                                        "prefixes": list(secrets.PLACEHOLDER_PREFIXES),
+                                        "chars": secrets.PLACEHOLDER_CHARS},
                        "content_roots": CONTENT_ROOTS, "skip_content": SKIP_CONTENT,
                        "max_file_bytes": MAX_FILE_BYTES})
 

@@ -32,7 +32,12 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 SECRET_NAME = re.compile(r"(?i)(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|"
                          r"CREDENTIALS?|AUTH_?TOKEN)$")
 MIN_NAMED_SECRET = 8
+# A value that stands for a credential without being one: a word from this set, a
+# reference to one (`$VAR`, `${VAR}`, `{{ var }}`, `<token>`, `%VAR%`), or a mask (`****`,
+# `xxxx`). The file probe gets these as data and applies the same rule.
 PLACEHOLDERS = {"changeme", "<redacted>", "none", "null", "false", "true", "unset", "disabled"}
+PLACEHOLDER_PREFIXES = ("$", "{", "<", "%")
+PLACEHOLDER_CHARS = "*xX"
 
 
 def compiled() -> list[tuple[str, re.Pattern]]:
@@ -64,11 +69,37 @@ def scan_text(text: str, where: str) -> list[tuple[Finding, str]]:
     for kind, pattern in compiled():
         for match in pattern.finditer(text):
             value = match.groupdict().get("secret") or match.group(0)
-            if kind == "password in a URL" and _is_placeholder(value):
+            if kind == "password in a URL" and is_placeholder(value):
                 continue
             shown = "header only" if kind == "private key" else redact(value)
             found.append((Finding(kind, where, shown), value))
     return found
+
+
+_PRIVATE_KEY_BLOCK = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?"
+                                r"(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S)
+_ASSIGNMENT = re.compile(r"\b(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[^\s\"';&|]+)")
+
+
+def redact_text(text: str) -> str:
+    """text with every credential in it replaced by its redacted form (a private key by a
+    marker, NAME=value assignments whose name says credential by the redacted value), for
+    showing what an image carries (its command, entrypoint, labels) in a report."""
+    text = _PRIVATE_KEY_BLOCK.sub("[private key, redacted]", text)
+    values = {value for _, value in scan_text(text, "")}
+    values |= {m.group("value") for m in _ASSIGNMENT.finditer(text)
+               if SECRET_NAME.search(m.group("name")) and _looks_like_a_value(m.group("value"))}
+    for value in sorted(values, key=len, reverse=True):  # longest first: one may hold another
+        text = text.replace(value, redact(value))
+    return text
+
+
+def redact_named(name: str, value: str) -> str:
+    """A named value (a label, an ENV entry) fit to show: redacted whole when its name says
+    credential, else with the credentials in it redacted."""
+    if SECRET_NAME.search(name.replace(".", "_").replace("-", "_")) and _looks_like_a_value(value):
+        return redact(value)
+    return redact_text(value)
 
 
 def scan_environment(env: list[str] | None, allowlist: list[str]) -> list[tuple[Finding, str]]:
@@ -86,17 +117,20 @@ def scan_environment(env: list[str] | None, allowlist: list[str]) -> list[tuple[
 
 
 def scan_history(history: list[dict], known_values: set[str], allowlist: list[str]) -> list[Finding]:
-    """Credentials in the build history (RUN lines, build arguments, ARG defaults).
+    """Credentials in the build history (RUN lines, build arguments, ARG defaults, ENV steps).
 
     A value that is still in the image's ENV is left to the ENV check (an `ENV X=...` step
-    shows in the history too); one that a later step overwrote is reported here."""
+    shows in the history too); one that a later step overwrote is reported here. A value
+    assigned in the step to a name the allowlist names (`ARG GITHUB_TOKEN=...`, `ENV
+    HF_TOKEN=...`) is expected, wherever in the step a pattern finds it."""
     findings = []
     total = len(history)
     for index, layer in enumerate(reversed(history), 1):  # oldest first, as `docker history` reads upward
         created_by = layer.get("CreatedBy") or ""
         where = f"build step {index} of {total} ({_describe_step(created_by)})"
+        expected = [value for name, value in _assignments(created_by) if allowed(name, allowlist)]
         for finding, value in scan_text(created_by, where):
-            if value in known_values:
+            if value in known_values or any(value in allowed_value for allowed_value in expected):
                 continue
             findings.append(finding)
         for name, value in _build_arguments(created_by):
@@ -114,12 +148,14 @@ def environment_findings(env: list[str] | None, allowlist: list[str]) -> list[Fi
 
 
 def history_findings(history: list[dict], env: list[str] | None, allowlist: list[str]) -> list[Finding]:
-    """What scan_history finds, leaving to the ENV check the values still in the ENV."""
-    return scan_history(history, {value for _, value in scan_environment(env, allowlist)}, allowlist)
+    """What scan_history finds, leaving to the ENV check the values still in the ENV (also
+    those the allowlist lets the ENV check pass: they are expected, not history's to report)."""
+    return scan_history(history, {value for _, value in scan_environment(env, [])}, allowlist)
 
 
 def allowed(name_or_path: str, allowlist: list[str]) -> bool:
-    """Whether images.yaml's security.secret_allowlist names it (fnmatch patterns)."""
+    """Whether an allowlist of images.yaml's security section (secret_allowlist,
+    setuid_allowlist: names or paths, fnmatch patterns) names it."""
     return any(fnmatch.fnmatchcase(name_or_path, pattern) for pattern in allowlist)
 
 
@@ -129,14 +165,17 @@ def _looks_like_a_value(value: str) -> bool:
             and not value.startswith(("$", "/", "file:")))
 
 
-def _is_placeholder(value: str) -> bool:
-    return value.lower() in PLACEHOLDERS or value.startswith(("$", "{", "<", "%")) or set(value) <= {"*", "x", "X"}
+def is_placeholder(value: str) -> bool:
+    """Whether a value stands for a credential without being one (see PLACEHOLDERS)."""
+    return (value.lower() in PLACEHOLDERS or value.startswith(PLACEHOLDER_PREFIXES)
+            or set(value) <= set(PLACEHOLDER_CHARS))
 
 
 # The classic builder writes `|1 A=x /bin/sh -c ...` and `/bin/sh -c #(nop)  ARG A=x`;
 # BuildKit writes `RUN |1 A=x /bin/sh -c ...` and `ARG A=x`.
 _STEP_ARGS = re.compile(r"^(?:RUN\s+)?\|(\d+)\s+")
 _ARG_LINE = re.compile(r"(?:#\(nop\)\s+|^)ARG\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S+)")
+_ENV_LINE = re.compile(r"(?:#\(nop\)\s+|^)ENV\s+(?P<rest>.+)$", re.S)
 
 
 def _build_arguments(created_by: str) -> list[tuple[str, str]]:
@@ -153,6 +192,22 @@ def _build_arguments(created_by: str) -> list[tuple[str, str]]:
     arg = _ARG_LINE.search(created_by.strip())
     if arg:
         pairs.append((arg.group("name"), arg.group("value")))
+    return pairs
+
+
+def _assignments(created_by: str) -> list[tuple[str, str]]:
+    """NAME=value pairs a step assigns: its build arguments, and the variables of an ENV
+    step (`ENV A=x B=y`, or the old `ENV A x`)."""
+    pairs = _build_arguments(created_by)
+    env = _ENV_LINE.search(created_by.strip())
+    if env:
+        words = env.group("rest").split()
+        if words and "=" not in words[0]:
+            pairs.append((words[0], " ".join(words[1:]).strip("\"'")))
+        for word in words:
+            name, sep, value = word.partition("=")
+            if sep:
+                pairs.append((name, value.strip("\"'")))
     return pairs
 
 
