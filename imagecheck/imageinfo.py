@@ -2,8 +2,9 @@
 
 - expectations(spec): what images.yaml promises and the sign-off policy;
 - describe(image): reference, ID, registry digests, size, creation date, labels, user,
-  entrypoint and command (from the engine), and the versions seen inside (from the
-  image's one `facts` probe, cached for the session; gathered now if no check did);
+  entrypoint and command (from the engine, credentials redacted: metadata()), and the
+  versions seen inside (from the image's one `facts` probe, cached for the session;
+  gathered now if no check did);
 - describe_host(context): the host's GPUs, driver, the GPU access mode and Docker.
 
 Everything returned is plain JSON (it travels from xdist workers to the controller).
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from . import secrets
 from .config import ImageSpec
 from .errors import ImagecheckError
 from .observed import installed_version
@@ -41,6 +43,29 @@ def expectations(spec: ImageSpec) -> dict[str, Any]:
                        "max_perf_drop": spec.regression.max_perf_drop}}
 
 
+def metadata(attrs: dict) -> dict[str, Any]:
+    """The engine's description of an image, fit for a report: its command, entrypoint and
+    labels with every credential in them redacted (secrets.redact_text), as the checks
+    show findings; a token baked into a label or a command line must not leak through the
+    sign-off report that records it."""
+    config = attrs.get("Config") or {}
+    return {
+        "id": attrs.get("Id"), "repo_digests": attrs.get("RepoDigests") or [], "size_bytes": attrs.get("Size"),
+        "created": attrs.get("Created"), "architecture": attrs.get("Architecture"), "os": attrs.get("Os"),
+        "user": config.get("User") or "", "entrypoint": _redacted_words(config.get("Entrypoint")),
+        "cmd": _redacted_words(config.get("Cmd")),
+        "labels": {name: secrets.redact_named(name, str(value)) for name, value in (config.get("Labels") or {}).items()},
+    }
+
+
+def _redacted_words(words: list[str] | str | None) -> list[str] | str | None:
+    if words is None:
+        return None
+    if isinstance(words, str):
+        return secrets.redact_text(words)
+    return [secrets.redact_text(str(word)) for word in words]
+
+
 def describe(image: ImageUnderTest) -> dict[str, Any]:
     """What the engine and the image's facts say about one image (errors are recorded)."""
     out: dict[str, Any] = {"ref": image.ref}
@@ -49,13 +74,7 @@ def describe(image: ImageUnderTest) -> dict[str, Any]:
     except ImagecheckError as error:
         out["error"] = str(error)
         return out
-    config = attrs.get("Config") or {}
-    out["image"] = {
-        "id": attrs.get("Id"), "repo_digests": attrs.get("RepoDigests") or [], "size_bytes": attrs.get("Size"),
-        "created": attrs.get("Created"), "architecture": attrs.get("Architecture"), "os": attrs.get("Os"),
-        "user": config.get("User") or "", "entrypoint": config.get("Entrypoint"), "cmd": config.get("Cmd"),
-        "labels": config.get("Labels") or {},
-    }
+    out["image"] = metadata(attrs)
     try:
         facts = image.facts()
     except ImagecheckError as error:

@@ -87,7 +87,8 @@ def _evidence(evidence: dict) -> str:
     return f'<table class="evidence"><thead><tr><th>evidence</th><th>observed</th></tr></thead><tbody>{rows}</tbody></table>'
 
 
-def _size(size: Any) -> str:
+def size_text(size: Any) -> str:
+    """An image size in bytes as the reports show it ('6.35 GB'), '–' when unknown."""
     return f"{size / 1e9:.2f} GB" if isinstance(size, (int, float)) else "–"
 
 
@@ -132,7 +133,7 @@ def _image_table(model: dict) -> str:
             f'<td><span class="badge {_slug(image["verdict"])}">{e(image["verdict"])}</span></td>'
             f"<td>{why}</td><td>{tally}</td><td>{e(versions.get('torch') or '–')}</td>"
             f"<td>{e(versions.get('cuda') or '–')}</td><td><code>{e((info.get('id') or '–')[:19])}</code></td>"
-            f"<td>{_size(info.get('size_bytes'))}</td></tr>")
+            f"<td>{size_text(info.get('size_bytes'))}</td></tr>")
     return ('<section id="images"><h2>Images</h2><table id="image-table"><thead><tr><th>image</th><th>verdict</th>'
             "<th>why</th><th>checks</th><th>torch</th><th>CUDA</th><th>image ID</th><th>size</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></section>")
@@ -160,12 +161,12 @@ def _regressions(model: dict) -> str:
     rows = []
     for image in model["images"]:
         for r in image["regressions"]:
-            cls = "failed" if (r.get("effect") or "").startswith("blocks") or r.get("blocks") else "skipped"
+            cls = "failed" if r["effect"].startswith("blocks") else "skipped"
             rows.append(f'<tr class="regression" data-kind="{e(r["kind"])}"><td><code>{e(image["ref"])}</code></td>'
                         f'<td><span class="badge {cls}">{e(r["kind"].replace("_", " "))}</span></td>'
                         f'<td><code>{e(r["name"])}</code></td><td>{e(r["baseline"])}</td><td>{e(r["current"])}</td>'
                         f'<td>{e(_change(r))}</td>'
-                        f'<td>{e(r.get("effect") or ("blocks" if r.get("blocks") else "informs"))}</td></tr>')
+                        f'<td>{e(r["effect"])}</td></tr>')
     body = ("<table><thead><tr><th>image</th><th>kind</th><th>what</th><th>baseline</th><th>now</th>"
             f"<th>change</th><th>effect</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
             if rows else '<p class="ok-line">No regressions against the baseline.</p>')
@@ -206,9 +207,8 @@ def _image(index: int, image: dict) -> str:
     if image.get("regressions"):
         out.append("<h3>Regressions</h3><ul>" + "".join(f"<li>{e(r['summary'])}</li>" for r in image["regressions"])
                    + "</ul>")
-    notes = [n for n in image["notes"] if not n.startswith("skipped: ")]  # the skipped table says these
-    if notes:
-        out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
+    if image["notes"]:  # the skips (verdict's own key) are in the table of skipped checks below
+        out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in image["notes"]) + "</ul>")
     if image.get("error"):
         out.append(f'<pre class="message">{e(image["error"])}</pre>')
     checks = image["checks"]
@@ -268,7 +268,7 @@ def _metadata(image: dict) -> str:
     devices = ", ".join(f"{d.get('name')} (sm {d.get('capability')})" for d in inside.get("devices") or []) or "none"
     rows = [("image ID", f"<code>{e(info.get('id'))}</code>"),
             ("registry digests", e(", ".join(info.get("repo_digests") or []) or "none (never pushed)")),
-            ("size", _size(info.get("size_bytes"))), ("created", e(info.get("created"))),
+            ("size", size_text(info.get("size_bytes"))), ("created", e(info.get("created"))),
             ("platform", e(f"{info.get('os')}/{info.get('architecture')}")),
             ("user", e(info.get("user") or "root")), ("entrypoint", _value(info.get("entrypoint"))),
             ("cmd", _value(info.get("cmd"))), ("GPUs seen inside", e(devices)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .report_html import size_text
 from .verdict import SIGNED_OFF
 
 
@@ -17,10 +18,6 @@ def _cell(value: Any) -> str:
         return "–"
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _size(size: Any) -> str:
-    return f"{size / 1e9:.2f} GB" if isinstance(size, (int, float)) else "–"
 
 
 def _fence(text: str) -> list[str]:
@@ -63,7 +60,7 @@ def render(model: dict) -> str:
         if rows:
             out += ["| image | kind | what | baseline | now | effect |", "|---|---|---|---|---|---|"]
             out += [f"| `{image['ref']}` | {r['kind']} | {_cell(r['name'])} | {_cell(r['baseline'])} | "
-                    f"{_cell(r['current'])} | {r.get('effect') or ('blocks' if r.get('blocks') else 'informs')} |"
+                    f"{_cell(r['current'])} | {r['effect']} |"
                     for image, r in rows]
         else:
             out.append("No regressions.")
@@ -80,9 +77,8 @@ def _image(image: dict) -> list[str]:
         out += ["**Why it is blocked:**", ""] + [f"{n}. {r}" for n, r in enumerate(image["reasons"], 1)] + [""]
     if image.get("regressions"):
         out += ["**Regressions:**", ""] + [f"- {r['summary']}" for r in image["regressions"]] + [""]
-    notes = [n for n in image["notes"] if not n.startswith("skipped: ")]  # the skipped table says these
-    if notes:
-        out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+    if image["notes"]:  # the skips (verdict's own key) are in the table of skipped checks below
+        out += ["Notes:", ""] + [f"- {n}" for n in image["notes"]] + [""]
     if image.get("error"):
         out += _fence(image["error"]) + [""]
     failed = [c for c in image["checks"] if c["outcome"] in ("failed", "error", "xpassed")]
@@ -117,7 +113,7 @@ def _image(image: dict) -> list[str]:
         out += ["### Image", "", "| | |", "|---|---|",
                 f"| ID | `{info.get('id')}` |",
                 f"| registry digests | {_cell(', '.join(info.get('repo_digests') or []) or 'none (not pushed)')} |",
-                f"| size | {_size(info.get('size_bytes'))} |", f"| created | {_cell(info.get('created'))} |",
+                f"| size | {size_text(info.get('size_bytes'))} |", f"| created | {_cell(info.get('created'))} |",
                 f"| user | {_cell(info.get('user') or 'root')} |", f"| entrypoint | {_cell(info.get('entrypoint'))} |",
                 f"| cmd | {_cell(info.get('cmd'))} |"]
         session = image.get("session") or {}

@@ -18,7 +18,8 @@ What blocks:
   worker, collection errors);
 - a performance figure that dropped against the baseline by more than
   images.yaml `regression.max_perf_drop`.
-Advisory failures, and skips in a development run, are listed as notes and do not block.
+Advisory failures are listed as notes, and skips in a development run under their own key
+(skips); neither blocks.
 """
 from __future__ import annotations
 
@@ -73,14 +74,17 @@ def _grouped(checks: list[dict], what: str, key: str) -> list[str]:
 
 def decide(checks: list[dict], *, required: list[str], advisory: list[str], require_gpu: bool,
            incomplete: list[str] | None = None, regressions: list[dict] | None = None) -> dict:
-    """{'verdict', 'reasons': [...], 'notes': [...]} for one image's checks.
+    """{'verdict', 'reasons': [...], 'notes': [...], 'skips': [...]} for one image's checks.
 
     Each check is a dict with at least 'check', 'function', 'outcome' (passed, failed,
     error, skipped, xfailed) and 'message' (failure text or skip reason); this marks
-    each one with 'required'.
+    each one with 'required'. 'skips' holds, in a development run, one line per reason
+    the required checks that could not run here were skipped for (in a release run they
+    are reasons); a page that lists the skipped checks with their reasons leaves it out.
     """
     reasons: list[str] = list(incomplete or [])
     notes: list[str] = []
+    skips: list[str] = []
     for check in checks:
         check["required"] = is_required(check, advisory)
     mandatory = [c for c in checks if c["required"]]
@@ -96,7 +100,7 @@ def decide(checks: list[dict], *, required: list[str], advisory: list[str], requ
     elif skipped:
         notes.append(f"development run: {len(skipped)} required check(s) skipped; a release sign-off "
                      "runs with --require-gpu, where a skipped required check blocks")
-        notes += _grouped(skipped, "skipped: {names}", "message")
+        skips = _grouped(skipped, "skipped: {names}", "message")
     if inapplicable:
         notes.append(f"{len(inapplicable)} check(s) do not apply to this image: "
                      + ", ".join(c["check"] for c in inapplicable))
@@ -112,4 +116,4 @@ def decide(checks: list[dict], *, required: list[str], advisory: list[str], requ
     unknown = [name for name in advisory if name not in ran]
     if unknown:
         notes.append("images.yaml lists as advisory checks that did not run: " + ", ".join(unknown))
-    return {"verdict": BLOCKED if reasons else SIGNED_OFF, "reasons": reasons, "notes": notes}
+    return {"verdict": BLOCKED if reasons else SIGNED_OFF, "reasons": reasons, "notes": notes, "skips": skips}

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from imagecheck import baseline, perf, report_html, report_md, verdict
+from imagecheck import baseline, imageinfo, perf, report_html, report_md, verdict
 from imagecheck.scheduling import image_of
 
 
@@ -60,6 +60,10 @@ def test_a_skipped_required_check_blocks_only_under_require_gpu():
     release = verdict.decide(checks, required=[], advisory=[], require_gpu=True)
     assert development["verdict"] == verdict.SIGNED_OFF
     assert any("--require-gpu" in note for note in development["notes"])
+    # what each skip was for goes under its own key, not among the notes the pages show
+    assert development["skips"] == ["skipped: test_cuda: needs 1 GPU(s), this host grants 0"]
+    assert not any("needs 1 GPU(s)" in note for note in development["notes"])
+    assert release["skips"] == []
     assert release["verdict"] == verdict.BLOCKED
     assert release["reasons"] == ["required check test_cuda was skipped in a release run (--require-gpu): "
                                   "needs 1 GPU(s), this host grants 0"]
@@ -210,3 +214,55 @@ def test_a_blocking_regression_is_a_reason():
     decided = verdict.decide([check("test_a", "passed")], required=[], advisory=[], require_gpu=False,
                              regressions=[regression, {"blocks": False, "summary": "torch 2.6.0 -> 2.7.0 (upgrade)"}])
     assert decided["reasons"] == [f"regression: {regression['summary']}"]
+
+
+HF = "hf_" + "Q" * 34
+GHP = "ghp_" + "Z" * 36
+
+
+def test_image_metadata_in_the_report_keeps_no_credential():
+    attrs = {"Id": "sha256:abc", "Size": 6_350_000_000, "Config": {
+        "User": "aiuser", "Entrypoint": ["/usr/bin/tini", "--", "serve", f"--token={GHP}"],
+        "Cmd": ["sh", "-c", f"HF_TOKEN={HF} start-services"],
+        "Labels": {"build.source": f"https://x-access-token:{GHP}@github.com/org/repo",
+                   "build.api-token": "0123456789abcdef", "org.opencontainers.image.version": "v2.6"}}}
+    info = imageinfo.metadata(attrs)
+    assert info["labels"]["org.opencontainers.image.version"] == "v2.6"
+    assert info["entrypoint"][:3] == ["/usr/bin/tini", "--", "serve"] and info["cmd"][:2] == ["sh", "-c"]
+    model = model_with({})
+    model["images"][0]["image"] = info
+    pages = {"report.html": report_html.render(model), "report.md": report_md.render(model),
+             "report.json": json.dumps(model)}
+    for name, text in pages.items():
+        for value in (HF, GHP, "0123456789abcdef"):
+            assert value not in text, f"{name} shows {value[:4]}… in full"
+        assert "6.35 GB" in text or name == "report.json"
+
+
+def test_pages_show_notes_and_leave_skips_to_the_skipped_table():
+    model = model_with({})
+    image = model["images"][0]
+    image["notes"] = ["development run: 1 required check(s) skipped; a release sign-off runs with --require-gpu"]
+    image["skips"] = ["skipped: test_cuda: the skip line verdict keeps apart"]
+    image["checks"] = [dict(check("test_cuda", "skipped", "needs 1 GPU(s)"), nodeid="t::test_cuda", duration_s=0.1)]
+    image["counts"]["skipped"] = 1
+    for page in (report_html.render(model), report_md.render(model)):
+        assert "development run: 1 required check(s) skipped" in page
+        assert "the skip line verdict keeps apart" not in page
+        assert "needs 1 GPU(s)" in page
+
+
+def test_pages_show_each_regressions_effect():
+    model = model_with({})
+    model["baseline"] = {"path": "old/report.json", "generated": "then", "images": ["img:1"]}
+    model["images"][0]["baseline_ref"] = "img:1"
+    model["images"][0]["regressions"] = [
+        {"kind": "newly_failing", "name": "test_a", "baseline": "passed", "current": "failed", "blocks": False,
+         "effect": "blocks (a required check fails)", "summary": "test_a newly fails"},
+        {"kind": "version", "name": "torch", "baseline": "2.6.0", "current": "2.7.0", "blocks": False,
+         "change": "upgrade", "effect": "informs", "summary": "torch 2.6.0 -> 2.7.0 (upgrade)"}]
+    page = report_html.render(model)
+    assert '<span class="badge failed">newly failing</span>' in page and "<td>blocks (a required check fails)</td>" in page
+    assert '<span class="badge skipped">version</span>' in page and "<td>informs</td>" in page
+    markdown = report_md.render(model)
+    assert "| blocks (a required check fails) |" in markdown and "| informs |" in markdown
