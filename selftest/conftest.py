@@ -7,7 +7,7 @@ import time
 import docker
 import pytest
 
-from helpers import ROOT, SuiteRun, parse_junit
+from helpers import SuiteRun, parse_junit, suite_args
 
 pytest_plugins = ["pytester"]
 
@@ -18,10 +18,9 @@ def run_suite(pytester: pytest.Pytester):
 
     def run(*args: str, tests: tuple[str, ...] = ("tests",), timeout: float = 1800) -> SuiteRun:
         junit = pytester.path / f"junit-{time.monotonic_ns()}.xml"
-        paths = [str(ROOT / t) for t in tests]
         started = time.time()
-        result = pytester.runpytest_subprocess(*paths, "--rootdir", str(ROOT), "-p", "no:cacheprovider",
-                                               f"--junitxml={junit}", "-rA", *args, timeout=timeout)
+        result = pytester.runpytest_subprocess(*suite_args(f"--junitxml={junit}", "-rA", *args, tests=tests),
+                                               timeout=timeout)
         finished = time.time()
         outcomes = parse_junit(junit) if junit.exists() else {}
         return SuiteRun(int(result.ret), result.stdout.str() + result.stderr.str(), outcomes, started, finished)

@@ -2,6 +2,7 @@
 inner run (JUnit outcomes) and the engine (labelled containers, create events)."""
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ class SuiteRun:
     outcomes: dict[str, Outcome]
     started: float
     finished: float
+    workdir: Path | None = None  # where the run's JUnit files are (run_suite_subprocess)
 
     def names(self, outcome: str) -> set[str]:
         return {name for name, o in self.outcomes.items() if o.outcome == outcome}
@@ -62,10 +64,29 @@ def labelled_containers(client: docker.DockerClient, **labels: str) -> list:
 
 
 def containers_created(client: docker.DockerClient, since: float, until: float, **labels: str) -> list[dict]:
-    """Container 'create' events in a time window, filtered by imagecheck labels."""
+    """Container 'create' events in a time window, filtered by imagecheck labels, of runs
+    whose pytest process has ended: an inner run that finished, not another run of the
+    same image going on beside the self-tests."""
     filters = {"type": "container", "event": "create",
                "label": ["imagecheck.run"] + [f"imagecheck.{k}={v}" for k, v in labels.items()]}
-    return list(client.events(since=int(since), until=int(until) + 1, filters=filters, decode=True))
+    events = client.events(since=int(since), until=int(until) + 1, filters=filters, decode=True)
+    return [e for e in events if not _alive(e.get("Actor", {}).get("Attributes", {}).get("imagecheck.pid"))]
+
+
+def _alive(pid: str | None) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def suite_args(*args: str, tests: tuple[str, ...] = ("tests",)) -> list[str]:
+    """pytest arguments that run the suite's tests (paths under the project root) with the
+    project's configuration, from any working folder."""
+    return [*[str(ROOT / t) for t in tests], "--rootdir", str(ROOT), "-p", "no:cacheprovider", *args]
 
 
 def run_suite_subprocess(workdir: Path, *args: str, tests: tuple[str, ...] = ("tests",),
@@ -77,12 +98,11 @@ def run_suite_subprocess(workdir: Path, *args: str, tests: tuple[str, ...] = ("t
 
     junit = workdir / f"junit-{time.monotonic_ns()}.xml"
     started = time.time()
-    proc = subprocess.run([sys.executable, "-m", "pytest", *[str(ROOT / t) for t in tests], "--rootdir", str(ROOT),
-                           "-p", "no:cacheprovider", f"--junitxml={junit}", "-rA", *args],
+    proc = subprocess.run([sys.executable, "-m", "pytest", *suite_args(f"--junitxml={junit}", "-rA", *args, tests=tests)],
                           cwd=workdir, capture_output=True, text=True, timeout=timeout)
     finished = time.time()
     outcomes = parse_junit(junit) if junit.exists() else {}
-    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, outcomes, started, finished)
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, outcomes, started, finished, workdir)
 
 
 def checks_of(names, ref: str, refs) -> set[str]:

@@ -2,13 +2,13 @@
 (exit code 4 with a message that says what was wrong; never a traceback)."""
 from pathlib import Path
 
-from helpers import REFERENCE, ROOT
+from helpers import REFERENCE, ROOT, suite_args
 
 CONFIGS = ROOT / "fixtures" / "configs"
 
 
 def run(pytester, *args):
-    return pytester.runpytest_subprocess(str(ROOT / "tests"), "--rootdir", str(ROOT), "-p", "no:cacheprovider", *args)
+    return pytester.runpytest_subprocess(*suite_args(*args))
 
 
 def test_help_lists_the_imagecheck_options(pytester):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from helpers import REFERENCE, ROOT, SEEDRECIPE, containers_created, labelled_containers
+from helpers import REFERENCE, SEEDRECIPE, containers_created, labelled_containers, suite_args
 
 QUICK = ("tests/test_versions.py",)
 
@@ -25,10 +25,9 @@ def still_present(client, events) -> list[str]:
 
 def start_suite(tmp_path, *args) -> subprocess.Popen:
     """The suite as a child process (its own process group), output to a file."""
-    log = open(tmp_path / "suite.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_versions.py"),
-                             "--rootdir", str(ROOT), "-p", "no:cacheprovider", *args],
-                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(tmp_path / "suite.log", "w") as log:  # the child keeps its own copy of the file
+        return subprocess.Popen([sys.executable, "-m", "pytest", *suite_args(*args, tests=QUICK)],
+                                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_for_probe_container(client, pid: int, timeout: float = 120):
@@ -115,8 +114,7 @@ def test_absent_image_says_how_to_build_or_load_it(run_suite):
 
 def test_engine_down_is_explained(pytester, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    result = pytester.runpytest_subprocess(str(ROOT / QUICK[0]), "--rootdir", str(ROOT), "-p", "no:cacheprovider",
-                                           "--image", REFERENCE)
+    result = pytester.runpytest_subprocess(*suite_args("--image", REFERENCE, tests=QUICK))
     assert result.ret == 1
     text = result.stdout.str()
     assert "cannot reach the Docker engine" in text and "unix:///nonexistent/docker.sock" in text
