@@ -4,13 +4,19 @@ A services container is a second container of the image (the probe container idl
 `sleep infinity` and never runs the image's services). Each port images.yaml lists is
 published to a free loopback port of the host (Docker picks it, so parallel runs never
 collide); the Jupyter token comes from a random value set in the environment variable the
-image documents (images.yaml jupyter.token_env). Readiness waits are bounded by
-timeouts.service_ready and, when they run out, say what each port last answered and what
-the container last logged.
+image documents (images.yaml jupyter.token_env).
+
+Starting waits, up to timeouts.service_ready, until every listed port answers from the
+host, and records how each one answered (Services.answers: what was last seen, after how
+many seconds). A port that never answers is no error of the start: the checks that judge
+"answers" (every listed port answers, SSH's banner) read the record and fail with it;
+every other service check needs the services ready (require_ready(): ServicesNotReady,
+with what each silent port last answered and what the container last logged). A
+container that stops while they wait is an error of the start (ContainerStartError).
 
 One services container per image is shared by the service checks (`shared(image)`); the
 checks that need a fresh one (a second container's SSH host keys, `docker stop`) start
-their own with `Services(image, role)` in a with-block.
+their own with `Services(image, role)` in a with-block, which also requires them ready.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import secrets as random
 import socket
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import ContainerStartError, ImagecheckError, NotPromised, explain
@@ -42,7 +48,7 @@ class ServicesNotPromised(ServicesUnavailable, NotPromised):
 
 
 class ServicesNotReady(ImagecheckError):
-    """The image's services did not come up within timeouts.service_ready."""
+    """A listed port of the image did not answer within timeouts.service_ready."""
 
 
 @dataclass
@@ -58,6 +64,21 @@ class Endpoint:
         return f"{self.service} port {self.port} (host port {self.host_port})"
 
 
+@dataclass(frozen=True)
+class Answer:
+    """How a port answered from the host: whether it did, what was seen (for messages and
+    evidence), the SSH banner where it is an SSH port, and (after the readiness wait) how
+    many seconds after the start it first answered."""
+
+    ok: bool
+    seen: str
+    banner: str | None = None
+    seconds: float | None = None
+
+    def __str__(self) -> str:
+        return self.seen + (f" after {self.seconds} s" if self.ok and self.seconds is not None else "")
+
+
 class Services:
     """The image started with its own entrypoint and CMD, its listed ports published."""
 
@@ -67,20 +88,29 @@ class Services:
         self.token = random.token_hex(24)
         self.endpoints: dict[int, Endpoint] = {}
         self.container: Container | None = None
-        self.last_seen: dict[int, str] = {}
-        self.ready_seconds: float | None = None
+        self.answers: dict[int, Answer] = {}
+        self.waited: float | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> "Services":
+        """Start, and require every listed port to answer (a fresh container for one check)."""
         self.start()
+        try:
+            self.require_ready()
+        except BaseException:
+            self.remove()
+            raise
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.remove()
 
     def start(self) -> None:
-        """Start the container and wait until every listed port answers."""
+        """Start the container and wait, up to timeouts.service_ready, until every listed port
+        answers; each port's answer is in self.answers (silent ones too)."""
         image = self.image
+        if not image.spec.ports:
+            raise ServicesNotPromised(f"images.yaml lists no ports for {image.ref}, so no service is promised")
         client = image.context.client
         if not has_default_bridge(client):
             raise ServicesUnavailable(
@@ -116,17 +146,18 @@ class Services:
         return next((e for e in self.endpoints.values() if e.service == service), None)
 
     def wait_ready(self) -> None:
-        """Wait until every listed port answers from the host, bounded by timeouts.service_ready."""
+        """Ask every listed port until it answers from the host or timeouts.service_ready runs
+        out, recording each one's last answer; ContainerStartError if the container stops."""
         limit = self.image.spec.timeouts.service_ready
         started = time.monotonic()
         pending = dict(self.endpoints)
         while pending:
             for port, endpoint in list(pending.items()):
-                ok, seen = answer(endpoint)
-                self.last_seen[port] = seen
-                if ok:
+                seen = answer(endpoint)
+                self.answers[port] = replace(seen, seconds=round(time.monotonic() - started, 2))
+                if seen.ok:
                     del pending[port]
-            if not pending:
+            if not pending or time.monotonic() - started > limit:
                 break
             state = self.container.reload().get("State") or {}
             if state.get("Status") != "running":
@@ -136,50 +167,65 @@ class Services:
                     observed=f"exit code {state.get('ExitCode')}; last log lines:\n{self.container.logs(20).strip()}",
                     where=self.container.name,
                     hint="the image's own ENTRYPOINT and CMD must keep its services running"))
-            if time.monotonic() - started > limit:
-                raise ServicesNotReady(explain(
-                    f"the services of {self.image.ref} were not ready within timeouts.service_ready ({limit} s)",
-                    expected="every port images.yaml lists answers from the host",
-                    observed="\n    ".join([""] + [f"{pending[p]}: last seen {self.last_seen[p]}" for p in pending])
-                             + f"\n  last log lines:\n{self.container.logs(20).strip()}",
-                    where=self.container.name,
-                    hint="raise timeouts.service_ready in images.yaml if the image is just slow to start"))
             time.sleep(POLL_SECONDS)
-        self.ready_seconds = round(time.monotonic() - started, 2)
+        self.waited = round(time.monotonic() - started, 2)
+
+    @property
+    def silent(self) -> list[Endpoint]:
+        """The listed ports that did not answer within timeouts.service_ready."""
+        return [self.endpoints[port] for port, seen in self.answers.items() if not seen.ok]
+
+    def require_ready(self) -> "Services":
+        """These services, if every listed port answered; else ServicesNotReady saying what
+        each silent port last answered and what the container last logged."""
+        silent = self.silent
+        if silent:
+            limit = self.image.spec.timeouts.service_ready
+            raise ServicesNotReady(explain(
+                f"the services of {self.image.ref} were not ready within timeouts.service_ready ({limit} s)",
+                expected="every port images.yaml lists answers from the host",
+                observed="\n    ".join([""] + [f"{e}: last seen {self.answers[e.port].seen}" for e in silent])
+                         + f"\n  last log lines:\n{self.container.logs(20).strip() if self.container else '(gone)'}",
+                where=self.container.name if self.container else self.role,
+                hint="raise timeouts.service_ready in images.yaml if the image is just slow to start"))
+        return self
 
     # ---- talking to it -------------------------------------------------------------------
-    def http(self, path: str, token: str | None = None, service: str = "jupyter") -> tuple[int, str]:
-        """GET path from the service's published port; (status, body start)."""
-        endpoint = self.endpoint(service)
-        return http_get(endpoint, path, token)
+    def http(self, path: str, token: str | None = None) -> tuple[int, str]:
+        """GET path from Jupyter's published port; (status, body start)."""
+        return http_get(self.endpoint("jupyter"), path, token)
 
 
-def answer(endpoint: Endpoint) -> tuple[bool, str]:
-    """Whether the port answers from the host, and what was seen (for messages)."""
+def answer(endpoint: Endpoint) -> Answer:
+    """Whether the port answers from the host, and what was seen: an SSH port its banner,
+    an HTTP port (HTTP_SERVICES) a status below 500 (GET /api for Jupyter, / otherwise),
+    any other port data, or a connection it keeps open waiting for the client."""
     if endpoint.host_port is None:
-        return False, "not published (Docker gave it no host port)"
+        return Answer(False, "not published (Docker gave it no host port)")
     if endpoint.service == "ssh":
         try:
             banner = ssh_banner(endpoint)
         except OSError as error:
-            return False, _socket_error(error)
-        return banner.startswith("SSH-"), f"banner {banner!r}" if banner else "connected, then closed without a banner"
+            return Answer(False, _socket_error(error))
+        return Answer(banner.startswith("SSH-"), f"banner {banner!r}" if banner else
+                      "connected, then closed without a banner", banner=banner)
     if endpoint.service in HTTP_SERVICES:
         try:
             status, _ = http_get(endpoint, "/api" if endpoint.service == "jupyter" else "/")
         except (OSError, http.client.HTTPException) as error:
-            return False, _socket_error(error)
-        return status < 500, f"HTTP {status}"
+            return Answer(False, _socket_error(error))
+        return Answer(status < 500, f"HTTP {status}")
     try:
         with socket.create_connection((endpoint.host, endpoint.host_port), timeout=CONNECT_SECONDS) as sock:
             sock.settimeout(1.0)
             try:
                 data = sock.recv(64)
             except socket.timeout:
-                return True, "connected; the service waits for the client to speak"
-            return bool(data), f"sent {len(data)} bytes" if data else "connected, then closed (nothing listens behind it)"
+                return Answer(True, "connected; the service waits for the client to speak")
+            return Answer(bool(data), f"sent {len(data)} bytes" if data else
+                          "connected, then closed (nothing listens behind it)")
     except OSError as error:
-        return False, _socket_error(error)
+        return Answer(False, _socket_error(error))
 
 
 def ssh_banner(endpoint: Endpoint) -> str:
@@ -289,19 +335,20 @@ def _proc_address(hex_address: str) -> str:
 _SHARED: "weakref.WeakKeyDictionary[ImageUnderTest, Services | ImagecheckError]" = weakref.WeakKeyDictionary()
 
 
-def for_checks(image: ImageUnderTest) -> Services:
-    """The shared services container; ServicesUnavailable (a reason to skip) when the image
-    lists no ports or the engine cannot publish them."""
-    if not image.spec.ports:
-        raise ServicesNotPromised(f"images.yaml lists no ports for {image.ref}, so no service is promised")
-    return shared(image)
+def for_checks(image: ImageUnderTest, *, ready: bool = True) -> Services:
+    """The shared services container, every listed port answering (ready=False: as it
+    came up, for the checks that judge the answers); ServicesUnavailable (a reason to
+    skip) when the image lists no ports or the engine cannot publish them."""
+    services = shared(image)
+    return services.require_ready() if ready else services
 
 
 def shared(image: ImageUnderTest) -> Services:
     """The services container the service checks of this image share; started on first use.
 
     A failed start is remembered, so every later check reports it at once instead of
-    waiting out the readiness limit again. The container goes when the image's tests end
+    waiting out the readiness limit again (what cannot run here, ServicesUnavailable, is
+    said again as it is). The container goes when the image's tests end
     (ImageUnderTest.close), like every container of the image."""
     held = _SHARED.get(image)
     if isinstance(held, ImagecheckError):
@@ -311,6 +358,8 @@ def shared(image: ImageUnderTest) -> Services:
     services = Services(image)
     try:
         services.start()
+    except ServicesUnavailable:
+        raise
     except ImagecheckError as error:
         _SHARED[image] = error
         raise

@@ -22,7 +22,7 @@ from .services import Services
 
 # A connection from an address of TEST-NET-1 (RFC 5737), as a real client would make it.
 CONNECTION = "host=imagecheck.invalid,addr=192.0.2.10"
-KEYSCAN_SECONDS = 10
+KEYSCAN_CONNECT_SECONDS = 5  # ssh-keyscan -T: how long it waits for the daemon to speak
 
 
 class SshError(ImagecheckError):
@@ -116,21 +116,25 @@ class HostKey:
 
 
 def served_host_keys(services: Services, timeout: float) -> tuple[set[HostKey], str]:
-    """The host keys the SSH port serves, and how they were read."""
+    """The host keys the SSH port serves, and how they were read; the scan, on the host or
+    in the container, is bounded by timeout (images.yaml timeouts.command)."""
     endpoint = services.endpoint("ssh")
     keyscan = shutil.which("ssh-keyscan")
     if keyscan and endpoint is not None and endpoint.host_port:
-        command = [keyscan, "-T", "5", "-p", str(endpoint.host_port), endpoint.host]
+        command = [keyscan, "-T", str(KEYSCAN_CONNECT_SECONDS), "-p", str(endpoint.host_port), endpoint.host]
         try:
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=KEYSCAN_SECONDS)
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise SshError(f"ssh-keyscan of {endpoint} gave no answer within {KEYSCAN_SECONDS} s") from None
+            raise SshError(explain(f"ssh-keyscan of {endpoint} gave no answer within {timeout:.0f} s "
+                                   "(timeouts.command)", where=services.container.name,
+                                   hint="the daemon must answer a key exchange")) from None
         keys = _parse_keyscan(proc.stdout)
         source = f"ssh-keyscan on the host, port {endpoint.host_port}"
         detail = proc.stderr
     else:
         port = endpoint.port if endpoint else 22
-        result = services.container.exec(["ssh-keyscan", "-T", "5", "-p", str(port), "127.0.0.1"], timeout=timeout)
+        result = services.container.exec(["ssh-keyscan", "-T", str(KEYSCAN_CONNECT_SECONDS), "-p", str(port),
+                                          "127.0.0.1"], timeout=timeout)
         keys = _parse_keyscan(result.stdout)
         source = f"the image's ssh-keyscan, port {port} (the host has no ssh-keyscan)"
         detail = result.tail(5)

@@ -6,7 +6,7 @@ import pytest
 from imagecheck import services as services_module
 from imagecheck import ssh
 from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail, not_applicable
+from imagecheck.outcomes import fail, not_applicable, skip_for
 
 pytestmark = pytest.mark.services
 
@@ -43,15 +43,28 @@ def _login_user(image) -> str:
     return image.spec.user.name if image.spec.user else (image.config.get("User") or "root").split(":")[0]
 
 
-def test_ssh_answers_with_its_banner(image, services, evidence):
-    endpoint = services.endpoint("ssh")
+@pytest.fixture
+def services_as_started(image):
+    """The shared services container as it came up, silent ports and all: the banner check
+    judges the SSH port's answer (the `services` fixture requires every port to answer)."""
     try:
-        banner = services_module.ssh_banner(endpoint)
-    except OSError as error:
-        fail(f"{endpoint} of {image.ref} does not answer from the host: {error}")
-    evidence("ssh.banner", banner)
-    assert banner.startswith("SSH-2.0-"), (f"{endpoint} of {image.ref} answers {banner!r}, "
-                                           "expected an SSH-2.0 banner")
+        return services_module.for_checks(image, ready=False)
+    except services_module.ServicesUnavailable as error:
+        skip_for(error)
+    except ImagecheckError as error:
+        fail(str(error))
+
+
+def test_ssh_answers_with_its_banner(image, services_as_started, evidence):
+    """The SSH port answered the readiness wait with an SSH-2.0 banner."""
+    endpoint = services_as_started.endpoint("ssh")
+    seen = services_as_started.answers[endpoint.port]
+    evidence("ssh.banner", seen.banner)
+    evidence("ssh.answered", str(seen))
+    assert seen.banner is not None and seen.banner.startswith("SSH-2.0-"), (
+        f"{endpoint} of {image.ref} did not answer with an SSH-2.0 banner within timeouts.service_ready "
+        f"({image.spec.timeouts.service_ready} s) of the start: last seen {seen.seen}"
+        "\n  hint: the image's own CMD must start sshd on the port images.yaml lists")
 
 
 def test_sshd_refuses_password_login(image, sshd_config, evidence):
@@ -78,12 +91,9 @@ def test_sshd_refuses_root_password_login(image, sshd_config, evidence):
 @pytest.mark.slow
 def test_ssh_host_keys_differ_between_containers(image, services, evidence):
     timeout = image.spec.timeouts.command
-    try:
-        first, source = ssh.served_host_keys(services, timeout)
-        with services_module.Services(image, "services-second") as second_services:
-            second, _ = ssh.served_host_keys(second_services, timeout)
-    except ImagecheckError as error:
-        fail(str(error))
+    first, source = ssh.served_host_keys(services, timeout)
+    with services_module.Services(image, "services-second") as second_services:
+        second, _ = ssh.served_host_keys(second_services, timeout)
     evidence("ssh.host_keys", {"first": sorted(f"{k.kind} {k.fingerprint}" for k in first),
                                "second": sorted(f"{k.kind} {k.fingerprint}" for k in second),
                                "read_with": source})
