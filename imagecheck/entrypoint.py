@@ -8,12 +8,12 @@ not as a slow command; and the whole run must end within its own limit.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import docker.errors
 
 from . import probes
 from .errors import CommandTimeout, ImagecheckError, explain
+from .runtime.docker import ExecResult
 from .session import ImageUnderTest
 
 POLL_SECONDS = 0.3
@@ -25,29 +25,14 @@ class CommandNotRun(ImagecheckError):
     """The image's entrypoint did not run the command it was given."""
 
 
-@dataclass
-class EntrypointRun:
-    """How a command given to the image ended: exit code, output, seconds."""
-
-    command: list[str]
-    exit_code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    def tail(self, lines: int = 15) -> str:
-        text = "\n".join(s for s in (self.stderr.strip(), self.stdout.strip()) if s)
-        return "\n".join(text.splitlines()[-lines:]) or "(nothing printed)"
-
-
 def run(image: ImageUnderTest, role: str, command: list[str], *, timeout: float, user: str | None = None,
-        started_marker: str = STARTED_MARKER, with_probes: bool = False,
-        environment: dict[str, str] | None = None) -> EntrypointRun:
-    """Run command through the image's entrypoint; CommandNotRun when started_marker does
-    not appear in its output within timeouts.start, CommandTimeout past timeout."""
+        started_marker: str = STARTED_MARKER, with_probes: bool = False) -> ExecResult:
+    """Run command through the image's entrypoint; how it ended (exit code, output, seconds).
+    CommandNotRun when started_marker does not appear in its output within timeouts.start,
+    CommandTimeout past timeout."""
     start_limit = image.spec.timeouts.start
     container = image.new_container(role, gpu=image.no_gpu, command=command, user=user, autostart=False,
-                                    stay_up=False, network_mode="none", environment=environment)
+                                    stay_up=False, network_mode="none")
     shown = " ".join(command)
     with container:
         if with_probes:
@@ -81,15 +66,16 @@ def run(image: ImageUnderTest, role: str, command: list[str], *, timeout: float,
         stdout = container.logs(ALL_LINES, stdout=True, stderr=False)
         stderr = container.logs(ALL_LINES, stdout=False, stderr=True)
         exit_code = state.get("ExitCode", -1)
+        result = ExecResult(list(command), exit_code, stdout, stderr, seconds)
         if not seen_start:
             raise CommandNotRun(explain(
                 f"the entrypoint of {image.ref} did not run the command it was given",
                 expected=f"`{shown}` runs",
                 observed=f"the container exited with code {exit_code} after {seconds} s without running it; "
-                         f"last log lines:\n{_tail(stderr, stdout)}",
+                         f"last log lines:\n{result.tail(12)}",
                 where=container.name,
                 hint="end the entrypoint script with `exec \"$@\"`, so the command (or the default CMD) runs"))
-    return EntrypointRun(list(command), exit_code, stdout, stderr, seconds)
+    return result
 
 
 def _processes(container) -> str:
@@ -99,8 +85,3 @@ def _processes(container) -> str:
         return f"    (processes unavailable: {error})"
     lines = ["    " + "  ".join(str(v) for v in row) for row in top.get("Processes") or []]
     return "\n".join(lines[:12]) or "    (no process)"
-
-
-def _tail(stderr: str, stdout: str, lines: int = 12) -> str:
-    text = "\n".join(s for s in (stderr.strip(), stdout.strip()) if s)
-    return "\n".join(text.splitlines()[-lines:]) or "(nothing printed)"

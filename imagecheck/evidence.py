@@ -14,10 +14,8 @@ class Evidence:
 
     def __init__(self, record_property: Callable[[str, Any], None]) -> None:
         self._record = record_property
-        self.recorded: dict[str, Any] = {}
 
     def record(self, key: str, value: Any) -> Any:
-        self.recorded[key] = value
         self._record(key, value if isinstance(value, (str, int, float, bool)) or value is None
                      else json.dumps(value, sort_keys=True, default=str))
         return value

@@ -25,6 +25,8 @@ from .session import ImageUnderTest
 DATA_MOUNT = "/data"
 CHECKPOINT_MOUNT = "/workspace/checkpoints"
 DATA_FILES = {"README.txt": b"imagecheck dataset fixture\n", "train/class-a/sample-0.bin": os.urandom(4096)}
+# What the container must read back from each dataset file (the probe compares digests).
+DATA_DIGESTS = {name: hashlib.sha256(data).hexdigest() for name, data in DATA_FILES.items()}
 
 
 class MountsUnavailable(ImagecheckError):
@@ -39,9 +41,6 @@ class MountedFolders:
     data: Path
     checkpoints: Path
     checkpoint_owner: str
-
-    def expected(self) -> dict[str, str]:
-        return {name: hashlib.sha256(data).hexdigest() for name, data in DATA_FILES.items()}
 
 
 @contextlib.contextmanager

@@ -111,7 +111,7 @@ class Progress:
         if heartbeat:
             def tick() -> None:
                 while not stop.wait(heartbeat):
-                    self._line_from_thread(f"{what}: still running after {time.monotonic() - started:.0f} s")
+                    self(f"{what}: still running after {time.monotonic() - started:.0f} s")  # a thread: raw stderr
             ticker = threading.Thread(target=tick, name="imagecheck-progress", daemon=True)
             ticker.start()
         try:
@@ -125,10 +125,3 @@ class Progress:
             stop.set()
             if ticker is not None:
                 ticker.join(timeout=1)
-
-    def _line_from_thread(self, message: str) -> None:
-        line = self._format(message)
-        if self._config is None:
-            print(line, file=sys.stderr, flush=True)
-        else:
-            self._raw(line)

@@ -21,7 +21,7 @@ def mounted(image):
         gid = user.get("gid")
         with mounts.mounted_folders(image, uid, gid) as folders:
             probes.install(folders.container)
-            args = json.dumps({"data": mounts.DATA_MOUNT, "expected": folders.expected(),
+            args = json.dumps({"data": mounts.DATA_MOUNT, "expected": mounts.DATA_DIGESTS,
                                "checkpoints": mounts.CHECKPOINT_MOUNT, "checkpoint_name": name,
                                "checkpoint_bytes": text})
             data = probes.run(folders.container, "mounts", [args], timeout=image.spec.timeouts.probe).data
