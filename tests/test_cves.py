@@ -3,8 +3,6 @@
 import pytest
 
 from imagecheck import cves
-from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail
 
 
 @pytest.mark.slow
@@ -12,15 +10,10 @@ def test_no_known_vulnerability_above_the_threshold(image, evidence):
     policy = image.spec.security.cve
     scanner = cves.find_scanner()
     if scanner is None:
-        pytest.skip("no CVE scanner on PATH (trivy or grype); install one to run this check")
+        pytest.skip("no CVE scanner on PATH (trivy or grype); install one to run this check (until it runs, "
+                    "a release run, --require-gpu, is blocked)")
     name, path = scanner
-    if policy.max_severity.upper() not in cves.SEVERITIES:
-        fail(f"images.yaml security.cve.max_severity {policy.max_severity!r} for {image.ref}: expected one "
-                    f"of {', '.join(cves.SEVERITIES)}")
-    try:
-        found = cves.scan(name, path, image.ref, timeout=image.spec.timeouts.probe)
-    except ImagecheckError as error:
-        fail(str(error))
+    found = cves.scan(name, path, image.ref, timeout=image.spec.timeouts.probe)
     over = cves.over_threshold(found, policy.max_severity, policy.allowlist)
     counts = {s: sum(1 for v in found if v.severity == s) for s in cves.SEVERITIES if any(v.severity == s for v in found)}
     evidence("cve.scanner", name)
