@@ -1,8 +1,11 @@
-"""The nightly run: every image in images.yaml, in parallel, into a dated report folder.
+"""The nightly run: every image not marked run_by_default: false, in parallel, into a
+dated report folder.
 
     python -m imagecheck.nightly [--reports reports] [--baseline auto|none|FILE] [-- PYTEST ARGS]
 
-(`make nightly ARGS="--require-gpu"` runs it.) It starts pytest with one xdist worker per
+(`make nightly ARGS="--require-gpu"` runs it.) The images are the --image arguments given
+after `--`, else every image of the images file (--images-file, here or after `--`) that
+is not marked run_by_default: false. It starts pytest with one xdist worker per
 image (each image's checks stay on one worker, see imagecheck.scheduling). On a GPU host
 each worker gets its own share of the GPUs (runtime.gpu.worker_share), so there it runs
 at most one worker per 2 GPUs (the multi-GPU checks need 2; more if an image's
@@ -28,17 +31,30 @@ from .errors import ConfigError
 from .runtime import gpu as gpu_runtime
 
 
-def images_in(pytest_args: list[str], images_file: Path) -> list[str]:
-    """The images the run validates: the --image arguments, else images.yaml's default set."""
-    refs = []
+def option_values(pytest_args: list[str], option: str) -> list[str]:
+    """The values given to a pytest option (`--opt VALUE` or `--opt=VALUE`), in order."""
+    values = []
     for index, arg in enumerate(pytest_args):
-        if arg == "--image" and index + 1 < len(pytest_args):
-            refs.append(pytest_args[index + 1])
-        elif arg.startswith("--image="):
-            refs.append(arg.split("=", 1)[1])
+        if arg == option and index + 1 < len(pytest_args):
+            values.append(pytest_args[index + 1])
+        elif arg.startswith(option + "="):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
+def images_file_in(pytest_args: list[str], default: Path) -> Path:
+    """The images file pytest will read: the last --images-file among its arguments (the
+    one pytest keeps), else default."""
+    given = option_values(pytest_args, "--images-file")
+    return Path(given[-1]) if given else default
+
+
+def images_in(pytest_args: list[str], catalog: config_module.Catalog) -> list[str]:
+    """The images the run validates: the --image arguments, else the catalog's default set."""
+    refs = option_values(pytest_args, "--image")
     if refs:
         return list(dict.fromkeys(refs))
-    return config_module.load(images_file).default_refs()
+    return catalog.default_refs()
 
 
 def dated_folder(reports: Path, today: datetime.date) -> Path:
@@ -84,9 +100,10 @@ def command(folder: Path, workers: int, baseline: Path | None, pytest_args: list
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imagecheck.nightly", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m imagecheck.nightly", description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--reports", type=Path, default=Path("reports"), help="Folder of the dated report folders")
-    parser.add_argument("--images-file", type=Path, default=Path("images.yaml"), help="The images and their promises")
+    parser.add_argument("--images-file", type=Path, default=Path("images.yaml"),
+                        help="The images and their promises (an --images-file after -- wins)")
     parser.add_argument("--baseline", default="auto",
                         help="auto (the newest earlier report under --reports), none, or a report.json")
     parser.add_argument("--workers", type=int, default=None,
@@ -94,15 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="Arguments for pytest (after --)")
     args = parser.parse_args(argv)
     pytest_args = [a for a in args.pytest_args if a != "--"] if args.pytest_args[:1] == ["--"] else args.pytest_args
-    if args.images_file != Path("images.yaml") and "--images-file" not in " ".join(pytest_args):
-        pytest_args = ["--images-file", str(args.images_file), *pytest_args]
+    images_file = images_file_in(pytest_args, args.images_file)
+    if not option_values(pytest_args, "--images-file") and images_file != Path("images.yaml"):
+        pytest_args = ["--images-file", str(images_file), *pytest_args]
     try:
-        refs = images_in(pytest_args, args.images_file)
+        catalog = config_module.load(images_file)
     except ConfigError as error:
-        print(f"nightly: images.yaml is not valid:\n  {error}", file=sys.stderr)
+        print(f"nightly: {images_file} is not valid:\n  {error}", file=sys.stderr)
         return 4
+    refs = images_in(pytest_args, catalog)
     if not refs:
-        print(f"nightly: {args.images_file} lists no images; nothing to validate", file=sys.stderr)
+        print(f"nightly: {images_file} lists no image to run by default (every one is marked run_by_default: "
+              "false) and no --image was given; nothing to validate", file=sys.stderr)
         return 4
     folder = dated_folder(args.reports, datetime.datetime.now(datetime.timezone.utc).date())
     folder.mkdir(parents=True)
@@ -115,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers:
         workers, why = args.workers, f"{args.workers} worker(s) (--workers)"
     else:
-        workers, why = worker_count(refs, config_module.load(args.images_file), host_gpu_count())
+        workers, why = worker_count(refs, catalog, host_gpu_count())
     cmd = command(folder, workers, baseline, pytest_args)
     print(f"nightly: {len(refs)} image(s), {why}: {', '.join(refs)}", flush=True)
     print(f"nightly: writing into {folder}/" + (f"; baseline {baseline}" if baseline else "; no baseline"), flush=True)

@@ -1,5 +1,6 @@
-"""`make nightly` (python -m imagecheck.nightly): every image in parallel, one worker per
-image, the report and JUnit in a dated folder, the previous night as the baseline."""
+"""`make nightly` (python -m imagecheck.nightly): every image not marked run_by_default:
+false in parallel, one worker per image, the report and JUnit in a dated folder, the
+previous night as the baseline; the images file is the one pytest reads, loaded once."""
 from __future__ import annotations
 
 import datetime
@@ -9,7 +10,9 @@ import sys
 import xml.etree.ElementTree as ET
 
 from helpers import REFERENCE, ROOT, SEEDRECIPE
-from imagecheck import config
+from pathlib import Path
+
+from imagecheck import config, nightly as nightly_module
 from imagecheck.nightly import worker_count
 
 
@@ -56,3 +59,25 @@ def test_a_gpu_host_gets_no_more_workers_than_its_gpus_allow(tmp_path):
     workers, why = worker_count(refs, catalog, gpus=4)
     assert workers == 2 and "each worker needs 2" in why
     assert worker_count(refs + ["big:1"], catalog, gpus=8)[0] == 2  # an image that needs 4 GPUs
+
+
+def test_the_images_file_is_the_one_pytest_reads():
+    default = Path("images.yaml")
+    assert nightly_module.images_file_in(["-k", "x"], default) == default
+    assert nightly_module.images_file_in(["--images-file", "a.yaml", "-k", "x"], default) == Path("a.yaml")
+    assert nightly_module.images_file_in(["--images-file=a.yaml", "--images-file", "b.yaml"], default) == Path("b.yaml")
+
+
+def test_an_images_file_after_the_separator_decides_the_images_and_is_loaded_once(tmp_path, monkeypatch, capsys):
+    images = tmp_path / "controls.yaml"
+    images.write_text("images:\n  a:1: {run_by_default: false}\n")
+    loads = []
+    real_load = config.load
+    monkeypatch.setattr(config, "load", lambda path: loads.append(Path(path)) or real_load(path))
+    status = nightly_module.main(["--reports", str(tmp_path / "reports"), "--", "--images-file", str(images)])
+    assert status == 4 and loads == [images]  # not images.yaml, which lists an image to run
+    assert f"{images} lists no image to run by default" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+    images.write_text("images:\n  a:1: {gpu: {min_gpus: x}}\n")
+    assert nightly_module.main(["--reports", str(tmp_path / "reports"), "--", f"--images-file={images}"]) == 4
+    assert f"{images} is not valid" in capsys.readouterr().err
