@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import docker.errors
 import pytest
 
 from . import distributed
-from .errors import ImagecheckError
+from .errors import ImagecheckError, explain
+from .outcomes import fail
 
 _RUNS = pytest.StashKey[dict]()
 
@@ -38,12 +40,20 @@ class DdpChecks:
         return distributed.plan(access, self.image.spec.ddp, self.nodes)
 
     def _cached(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """make()'s result, or its failure (an ImagecheckError, or the Docker engine's own
+        error as one), made once per key: every later check gets the same."""
         cache = self.config.stash.setdefault(_RUNS, {})
         if key not in cache:
             try:
                 cache[key] = make()
             except ImagecheckError as error:
                 cache[key] = error
+            except docker.errors.DockerException as error:
+                cache[key] = distributed.DistributedError(explain(
+                    f"the Docker engine failed during the distributed run of {self.image.ref}",
+                    observed=f"{type(error).__name__}: {str(error)[:500]}",
+                    hint="the run's containers and network are labelled; a later run's sweep removes "
+                         "what this one left"))
         return cache[key]
 
     def run(self) -> distributed.DistributedRun:
@@ -56,11 +66,13 @@ class DdpChecks:
 
         run = self._cached((self.image.ref, self.nodes, plan), make)
         if isinstance(run, ImagecheckError):
-            pytest.fail(str(run), pytrace=False)
+            fail(str(run))
         worker = getattr(self.config, "workerinput", {}).get("workerid", "main")
         self.evidence("ddp.run", {**run.evidence(), "worker": worker, "gpu_access": self.image.gpu.describe()})
+        self.evidence("ddp.rank_environment", {rank: result.get("environment")
+                                               for rank, result in run.results().items()})
         if run.failure:
-            pytest.fail(run.failure, pytrace=False)
+            fail(run.failure)
         return run
 
     def host_figure(self, plan: distributed.Plan) -> distributed.HostFigure:

@@ -5,14 +5,19 @@ image's own `torchrun` in each with fixtures/probes/ddp_worker.py as the trainin
 script, and collects what every rank left behind (fixtures/probes/ddp_results.py). The
 checks judge those results; this module only runs and explains.
 
-Never hang: the whole run, from the first container's start to the last result read,
-fits in the image's `timeouts.ddp` (images.yaml). torchrun gets what is left of it
-minus a reserve for collecting; when it runs out, torchrun and every process below it
-are killed, the ranks' step logs name the rank that stalled (the one that got least
-far) and the last NCCL / gloo / c10d lines of each rank, and the containers (and the
-two-node network) are removed. NCCL_DEBUG=WARN is set for every run, and NVLink
-multicast is kept off in every container and host process (NCCL_NVLS_ENABLE=0 and
-friends): on shared multi-GPU hosts a program that uses it can take the GPUs down.
+Never hang: torchrun gets what is left of the image's `timeouts.ddp` (images.yaml) after
+the containers started, minus a reserve for reading the ranks' files; when it runs out,
+torchrun and every process below it are killed, the ranks' step logs name the rank that
+stalled (the one that got least far) and the last NCCL / gloo / c10d lines of each rank,
+and the containers (and the two-node network) are removed. The nodes' files are read in
+parallel, with what is left of the limit (at least 5 s). The bound, from the first
+container's start to the last result read, is timeouts.ddp plus KILL_ALLOWANCE (35 s:
+the kill is itself a command bounded at 30 s, then 5 s for its output) for each command
+that has to be killed, torchrun and then a read that hangs: at most timeouts.ddp + 75 s;
+removing the containers and the network comes after. NCCL_DEBUG=WARN is set for every
+run, and NVLink multicast is kept off in every container and host process
+(NCCL_NVLS_ENABLE=0 and friends): on shared multi-GPU hosts a program that uses it can
+take the GPUs down. Each rank reports these variables as it sees them.
 
 Plans: with two or more GPUs granted, NCCL with one process per GPU (two nodes: the
 GPUs split between the nodes); with fewer, gloo on CPU with `ddp.cpu_processes`
@@ -45,11 +50,14 @@ from .runtime.local import LocalHost
 SAFETY_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 RUN_ENV = {**SAFETY_ENV, "NCCL_DEBUG": "WARN", "TORCH_CPP_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
            "OMP_NUM_THREADS": "1"}
-IDLE = {"entrypoint": ["sleep"], "command": ["infinity"], "init": True}
 RENDEZVOUS_PORT = 29400
 WORKER = "ddp_worker"
-# What the reserve at the end of a run is for: reading the ranks' files, removing containers.
+# What the reserve at the end of a run is for: reading the ranks' files.
 COLLECT_TIMEOUT = 30.0
+COLLECT_MINIMUM = 5.0
+# How long killing a command that ran past its limit may take (runtime.docker: a kill
+# command bounded at 30 s, then 5 s for the output).
+KILL_ALLOWANCE = 35.0
 Reporter = Callable[[str], Any]
 
 
@@ -86,6 +94,12 @@ class Plan:
     def gpus(self) -> int:
         return sum(node.granted for node in self.nodes) if self.device == "cuda" else 0
 
+    @property
+    def shared(self) -> bool:
+        """Whether the run's GPUs are also given to another xdist worker (runtime.gpu.worker_share):
+        its timings then are not the image's."""
+        return self.device == "cuda" and any(node.shared for node in self.nodes)
+
     def describe(self) -> str:
         where = f"{self.gpus} GPUs" if self.device == "cuda" else "CPU"
         procs = "process" if self.procs_per_node == 1 else "processes"
@@ -118,7 +132,8 @@ def worker_args(plan_: Plan, ddp: DdpSpec, out: str, pg_timeout: float, *, ddp_s
     return {"out": out, "backend": plan_.backend, "device": plan_.device, "model": ddp.model,
             "steps": ddp.steps, "batch_size": ddp.batch_size, "image_size": ddp.image_size, "ddp": ddp_steps,
             "bandwidth_bytes": plan_.bandwidth_bytes, "bandwidth_warmup": 5 if gpu else 2,
-            "bandwidth_iterations": 20 if gpu else 5, "pg_timeout": round(pg_timeout)}
+            "bandwidth_iterations": 20 if gpu else 5, "pg_timeout": round(pg_timeout),
+            "report_env": sorted(RUN_ENV)}
 
 
 def torchrun_command(launcher: list[str], plan_: Plan, script: str, args: dict, *, node: int = 0,
@@ -327,17 +342,30 @@ def node_network(image: Any, tag: str) -> Iterator[NodeNetwork]:
             hint="the engine must allow user-defined bridge networks")) from None
     try:
         yield NodeNetwork("bridge", name)
-    finally:
-        for attempt in range(5):
-            try:
-                network.remove()
-                break
-            except docker.errors.NotFound:
-                break
-            except docker.errors.APIError:
-                if attempt == 4:
-                    raise
-                time.sleep(1)
+    except BaseException:
+        _remove_network(network)  # the run's own error counts; a network left behind is swept later
+        raise
+    problem = _remove_network(network)
+    if problem:
+        raise DistributedError(explain(
+            f"could not remove the Docker network {name} of the two-node run", observed=problem,
+            hint="it is labelled: the next run's sweep removes it (or `docker network rm` it)"))
+
+
+def _remove_network(network: Any, attempts: int = 5) -> str | None:
+    """Remove the network (tried a few times: a container just removed may still hold an
+    endpoint); None when it is gone, else the engine's last error."""
+    for attempt in range(attempts):
+        try:
+            network.remove()
+            return None
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as error:
+            if attempt == attempts - 1:
+                return str(error)[:300]
+            time.sleep(1)
+    return None
 
 
 # ---- running ----------------------------------------------------------------------------------
@@ -360,11 +388,9 @@ def run_in_image(image: Any, plan_: Plan, *, report: Reporter | None = None) -> 
         containers: list[Container] = []
         for node, access in enumerate(plan_.nodes):
             env = {**RUN_ENV, **({"NCCL_HOSTID": f"imagecheck-node{node}-{tag}"} if nodes > 1 else {})}
-            container = image.new_container(f"ddp-node{node}", gpu=access, environment=env, **IDLE,
-                                            **(network.container_kwargs(node) if network else {}))
-            stack.enter_context(container)
-            probes.install(container)
-            containers.append(container)
+            containers.append(stack.enter_context(image.probe_container(
+                f"ddp-node{node}", gpu=access, environment=env,
+                **(network.container_kwargs(node) if network else {}))))
         addresses = [_address(c, network) for c in containers]
         endpoint = None
         if nodes > 1:
@@ -387,8 +413,7 @@ def run_in_image(image: Any, plan_: Plan, *, report: Reporter | None = None) -> 
         outcome.nodes = [NodeOutcome(k, containers[k].name, addresses[k], containers[k].id) for k in range(nodes)]
         say(f"torchrun: {plan_.describe()} ({budget:.0f} s left of timeouts.ddp {limit:.0f} s)")
         _launch(containers, commands, outcome.nodes, budget)
-        for node, container in enumerate(containers):
-            _collect(container, out, node, outcome, directory=probes.IN_CONTAINER_DIR)
+        _collect_all(containers, out, outcome, deadline)
     outcome.seconds = time.monotonic() - started
     outcome.failure = _failure(outcome)
     return outcome
@@ -410,12 +435,14 @@ def _launch(targets: list[Any], commands: list[list[str]], nodes: list[NodeOutco
 
     def one(index: int) -> None:
         node = nodes[index]
-        try:
-            result: ExecResult = targets[index].exec(commands[index], timeout=budget, environment=RUN_ENV)
+        try:  # RUN_ENV is in the container's environment, which every exec inherits
+            result: ExecResult = targets[index].exec(commands[index], timeout=budget)
         except CommandTimeout as error:
             node.timed_out, node.output = True, _printed(str(error))
         except ImagecheckError as error:
             node.exit_code, node.output = -1, str(error)
+        except docker.errors.DockerException as error:
+            node.exit_code, node.output = -1, f"the Docker engine failed: {error}"
         else:
             node.exit_code, node.output = result.exit_code, result.tail(20)
 
@@ -427,13 +454,30 @@ def _launch(targets: list[Any], commands: list[list[str]], nodes: list[NodeOutco
         thread.join(budget + 60)
 
 
+def _collect_all(targets: list[Any], out: str, outcome: DistributedRun, deadline: float) -> None:
+    """Read every node's files at once, each with what is left of the limit (at least
+    COLLECT_MINIMUM seconds)."""
+    timeout = max(COLLECT_MINIMUM, deadline - time.monotonic())
+    threads = [threading.Thread(target=_collect, args=(target, out, node, outcome),
+                                kwargs={"directory": probes.IN_CONTAINER_DIR, "timeout": timeout},
+                                name=f"imagecheck-collect-{node}", daemon=True)
+               for node, target in enumerate(targets)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout + KILL_ALLOWANCE + 5)
+
+
 def _collect(target: Any, out: str, node: int, outcome: DistributedRun, *, directory: str,
-             python: str = probes.PYTHON) -> None:
+             timeout: float = COLLECT_TIMEOUT, python: str = probes.PYTHON) -> None:
     try:
-        data = probes.run(target, "ddp_results", [out, "12"], timeout=COLLECT_TIMEOUT, directory=directory,
+        data = probes.run(target, "ddp_results", [out, "12"], timeout=timeout, directory=directory,
                           python=python).data
     except ImagecheckError as error:
         outcome.nodes[node].collect_error = str(error)
+        return
+    except docker.errors.DockerException as error:
+        outcome.nodes[node].collect_error = f"the Docker engine failed: {error}"
         return
     outcome.nodes[node].clock = data.get("now")
     for rank, entry in (data.get("ranks") or {}).items():
@@ -520,7 +564,6 @@ class HostFigure:
 
     gbps: float | None
     why_not: str | None = None
-    seconds_per_op: float | None = None
 
 
 def host_bandwidth(plan_: Plan, ddp: DdpSpec, limit: float, *, python: str | None = None,
@@ -559,5 +602,5 @@ def host_bandwidth(plan_: Plan, ddp: DdpSpec, limit: float, *, python: str | Non
         return HostFigure(None, f"the host's run failed: {why}")
     seconds = float(figure["seconds_per_op"])
     say(f"host all_reduce done in {time.monotonic() - started:.0f} s")
-    return HostFigure(bus_bandwidth_gbps(figure["bytes"], seconds, int(figure["world_size"])), None, seconds)
+    return HostFigure(bus_bandwidth_gbps(figure["bytes"], seconds, int(figure["world_size"])))
 

@@ -16,14 +16,9 @@ LIMIT = 60
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("ddp-hang")
-
-
-@pytest.fixture(scope="module")
-def hang_run(workdir, fixture_image):
+def hang_run(tmp_path_factory, fixture_image):
     fixture_image(HANG)
-    return run_suite_subprocess(workdir, "--image", HANG, tests=DDP_TESTS, timeout=900)
+    return run_suite_subprocess(tmp_path_factory.mktemp("ddp-hang"), "--image", HANG, tests=DDP_TESTS, timeout=900)
 
 
 def test_every_distributed_check_fails_naming_the_stalled_rank(hang_run):
@@ -38,8 +33,8 @@ def test_every_distributed_check_fails_naming_the_stalled_rank(hang_run):
         assert "[c10d]" in message, "rank 0's last c10d/gloo lines are missing"
 
 
-def test_each_stalled_run_ends_within_its_limit(hang_run, workdir):
-    cases = junit_cases(workdir)
+def test_each_stalled_run_ends_within_its_limit(hang_run):
+    cases = junit_cases(hang_run.workdir)
     # the first check of each module runs (and waits out) the distributed run; the rest reuse its outcome
     for module, tests in (("test_ddp", SINGLE), ("test_ddp_multinode", MULTI)):
         times = sorted((cases[n]["time"] for n in names(HANG, tests)), reverse=True)
@@ -49,8 +44,8 @@ def test_each_stalled_run_ends_within_its_limit(hang_run, workdir):
     assert hang_run.finished - hang_run.started < 2 * LIMIT + 90
 
 
-def test_stalled_runs_leave_no_container_network_or_process(hang_run, workdir, docker_client):
-    runs = run_evidence(junit_cases(workdir))
+def test_stalled_runs_leave_no_container_network_or_process(hang_run, docker_client):
+    runs = run_evidence(junit_cases(hang_run.workdir))
     assert sorted(len(r["nodes"]) for r in runs) == [1, 2], runs
     assert all(r["network_name"] for r in runs if len(r["nodes"]) == 2)
     assert leftovers(docker_client, runs) == []

@@ -1,7 +1,9 @@
-"""Two nodes on an engine without a bridge network (GPU hosts whose dockerd runs with
---bridge=none): both containers use the host network, the rendezvous takes a port that
-is free on the host, and the run passes; its containers are removed. This host's engine
-has a bridge, so the engine's answer is replaced (the rest is real Docker and torchrun)."""
+"""The two-node run's network. On an engine without a bridge network (GPU hosts whose
+dockerd runs with --bridge=none): both containers use the host network, the rendezvous
+takes a port that is free on the host, and the run passes; its containers are removed.
+This host's engine has a bridge, so the engine's answer is replaced there (the rest is
+real Docker and torchrun). On a bridge: a network that cannot be removed (a container
+still on it) never hides the run's own error, and alone it is a DistributedError."""
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from helpers import REFERENCE
 
 from imagecheck import config, distributed
+from imagecheck.distributed import DistributedError
 from imagecheck.runtime import docker as docker_runtime
 from imagecheck.runtime import gpu
 from imagecheck.runtime.lifecycle import RunIdentity, new_run_id
@@ -42,3 +45,43 @@ def test_two_nodes_meet_over_the_host_network_on_a_free_port(image, monkeypatch,
     for node in run.nodes:
         container = docker_client.containers.list(all=True, filters={"id": node.container_id})
         assert container == [], f"{node.where} outlived the run"
+
+
+class RunError(Exception):
+    """The error of a run, raised inside the network's with-block."""
+
+
+@pytest.fixture
+def held_network(image, docker_client):
+    """node_network() with a container kept on the network, so the engine refuses to remove
+    it; the container and the network are removed afterwards."""
+    held = {}
+
+    def hold(network):
+        held["network"] = network.name
+        held["container"] = docker_client.containers.run(
+            REFERENCE, ["infinity"], entrypoint=["sleep"], detach=True, network=network.name,
+            labels=image.context.identity.labels(REFERENCE, "selftest-network"))
+
+    yield hold
+    if "container" in held:
+        held["container"].remove(force=True)
+    for network in docker_client.networks.list(names=[held.get("network", "-")]):
+        network.remove()
+
+
+def test_a_network_that_cannot_be_removed_never_hides_the_run_error(image, held_network, docker_client):
+    with pytest.raises(RunError, match="the run's own error"):
+        with distributed.node_network(image, "held") as network:
+            held_network(network)
+            raise RunError("the run's own error")
+    assert docker_client.networks.list(names=[network.name]), "the network was removed although a container held it"
+
+
+def test_a_network_that_cannot_be_removed_after_a_good_run_is_a_distributed_error(image, held_network):
+    with pytest.raises(DistributedError) as caught:
+        with distributed.node_network(image, "held") as network:
+            held_network(network)
+    message = str(caught.value)
+    assert f"could not remove the Docker network {network.name} of the two-node run" in message
+    assert "the next run's sweep removes it" in message

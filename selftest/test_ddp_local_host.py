@@ -1,7 +1,7 @@
 """LocalHost, the probe target outside any container (the host's own all_reduce figure):
 probes install and run with the host's python; a command past its limit is killed with
 every process below it, also those in sessions of their own (as torchrun's workers are)."""
-import os
+import subprocess
 import sys
 import time
 
@@ -9,7 +9,7 @@ import pytest
 
 from imagecheck import probes
 from imagecheck.errors import CommandTimeout
-from imagecheck.runtime.local import LocalHost, descendants
+from imagecheck.runtime.local import LocalHost, descendants, kill_tree
 
 
 def test_probes_install_and_run_on_the_host():
@@ -51,7 +51,20 @@ def test_exec_returns_output_exit_code_and_environment():
 
 
 def test_descendants_lists_the_tree_parents_first():
-    assert descendants(os.getpid())[0] == os.getpid()
+    # a shell whose child shell runs a sleep: parent, child, grandchild, each printing its child's pid
+    script = "sh -c 'sleep 30 & echo grandchild $!; wait' & echo child $!; wait"
+    parent = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = dict(parent.stdout.readline().split() for _ in range(2))
+        child, grandchild = int(pids["child"]), int(pids["grandchild"])
+        deadline = time.monotonic() + 10
+        while len(descendants(parent.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert descendants(parent.pid) == [parent.pid, child, grandchild]
+        assert descendants(grandchild) == [grandchild]
+    finally:
+        kill_tree(parent.pid)
+        parent.wait(10)
 
 
 def _alive(pid: int) -> bool:

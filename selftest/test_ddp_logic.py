@@ -1,15 +1,23 @@
 """The distributed tier's pure logic: the bus bandwidth formula, the plans, the torchrun
-command lines, naming the stalled rank, judging the ranks' results, and each xdist
-worker's share of the GPUs. No Docker here; the behaviour runs in the other test_ddp_*."""
+command lines, naming the stalled rank, judging the ranks' results, a run that fails
+with a raw Docker error, and each xdist worker's share of the GPUs. No Docker engine here;
+the behaviour runs in the other test_ddp_*."""
+from dataclasses import replace
+from types import SimpleNamespace
+
+import docker.errors
 import pytest
 
 from imagecheck import distributed
 from imagecheck.config import DdpSpec
+from imagecheck.ddp_session import DdpChecks
 from imagecheck.distributed import DistributedRun, NodeOutcome, RankOutcome
+from imagecheck.errors import ImagecheckError
 from imagecheck.perf import parse
 from imagecheck.runtime.gpu import GpuAccess, worker_share
 
 FOUR = GpuAccess("devices", "--gpu-mode devices", (0, 1, 2, 3))
+TWO = FOUR.subset((0, 1))
 NONE = GpuAccess("none", "auto: no GPU")
 
 
@@ -62,11 +70,11 @@ def test_torchrun_commands_bound_restarts_and_use_c10d_for_two_nodes():
     assert "--standalone" in single and "--nproc-per-node=2" in single
 
 
-def test_every_run_keeps_nvlink_multicast_off_and_nccl_warnings_on():
-    assert distributed.RUN_ENV["NCCL_NVLS_ENABLE"] == "0"
-    assert distributed.RUN_ENV["TORCH_SYMM_MEM_DISABLE_MULTICAST"] == "1"
-    assert distributed.RUN_ENV["NVSHMEM_DISABLE_NVLS"] == "1"
-    assert distributed.RUN_ENV["NCCL_DEBUG"] == "WARN"
+def test_a_plan_on_gpus_shared_with_another_worker_says_so():
+    assert distributed.plan(replace(FOUR, shared=True), DdpSpec()).shared
+    assert not distributed.plan(FOUR, DdpSpec()).shared
+    # gloo on CPU uses no GPU, shared or not: its figure is the CPU's
+    assert not distributed.plan(replace(FOUR.subset((0,)), shared=True), DdpSpec()).shared
 
 
 # ---- naming the stalled rank ---------------------------------------------------------------
@@ -162,23 +170,45 @@ def test_loss_curve_is_rank_zeros_and_disagreement_is_reported():
     assert distributed.loss_curve(agree)[1] == ["rank 1 saw mean losses [2.0, 1.5], rank 0 saw [2.0, 1.0]"]
 
 
-# ---- xdist: disjoint GPUs per worker -------------------------------------------------------
-def test_each_xdist_worker_gets_its_own_disjoint_gpus():
-    shares = [worker_share(FOUR, f"gw{i}", 2) for i in range(2)]
-    assert [s.indices for s in shares] == [(0, 1), (2, 3)]
-    assert "xdist worker gw1 of 2: GPUs 2,3 of 0,1,2,3" in shares[1].reason
-    three = [worker_share(FOUR, f"gw{i}", 3).indices for i in range(3)]
-    assert three == [(0,), (1,), (2,)]
-    flat = [i for share in three for i in share]
-    assert len(flat) == len(set(flat))
+# ---- a raw Docker error ---------------------------------------------------------------------
+def test_a_docker_error_is_cached_as_a_failure_with_its_message():
+    """A run that dies of a raw Docker error (a network or container that cannot be removed,
+    put_archive) fails every check of its layout with that message, and runs only once."""
+    calls = []
+
+    def make():
+        calls.append(1)
+        raise docker.errors.APIError("error while removing network: network x has active endpoints")
+
+    checks = DdpChecks(SimpleNamespace(stash=pytest.Stash()), SimpleNamespace(ref="img:1"), None, None, None)
+    first = checks._cached(("img:1", 2), make)
+    assert checks._cached(("img:1", 2), make) is first and len(calls) == 1
+    assert isinstance(first, ImagecheckError)
+    assert "the Docker engine failed during the distributed run of img:1" in str(first)
+    assert "has active endpoints" in str(first)
+
+
+# ---- xdist: each worker's share of the GPUs ----------------------------------------------------
+def test_with_at_least_as_many_gpus_as_workers_the_shares_are_disjoint():
+    assert [worker_share(FOUR, f"gw{i}", 2).indices for i in range(2)] == [(0, 1), (2, 3)]
+    assert "xdist worker gw1 of 2: GPUs 2,3 of 0,1,2,3" in worker_share(FOUR, "gw1", 2).reason
+    assert [worker_share(FOUR, f"gw{i}", 3).indices for i in range(3)] == [(0,), (1,), (2,)]  # GPU 3 unused
+    assert [worker_share(TWO, f"gw{i}", 2).indices for i in range(2)] == [(0,), (1,)]
+    for access, workers in ((FOUR, 2), (FOUR, 3), (TWO, 2)):
+        shares = [worker_share(access, f"gw{i}", workers) for i in range(workers)]
+        assert not any(s.shared for s in shares) and "shared" not in shares[0].describe()
+
+
+def test_with_fewer_gpus_than_workers_the_shares_wrap_and_are_marked_shared():
+    three = [worker_share(TWO, f"gw{i}", 3) for i in range(3)]  # -n 3 on 2 GPUs
+    assert [s.indices for s in three] == [(0,), (1,), (0,)]
+    assert [s.shared for s in three] == [True, False, True]
+    assert "shared with another xdist worker (timings overlap)" in three[2].describe()
+    one = [worker_share(FOUR.subset((0,)), f"gw{i}", 3) for i in range(3)]  # 1 GPU, 3 workers
+    assert [s.indices for s in one] == [(0,)] * 3 and all(s.shared for s in one)
+    assert one[1].subset((0,)).shared and not one[1].subset(()).shared
 
 
 def test_without_xdist_or_gpus_the_access_is_unchanged():
     assert worker_share(FOUR, None, None) is FOUR and worker_share(FOUR, "gw0", 1) is FOUR
     assert worker_share(NONE, "gw1", 2) is NONE
-
-
-
-def test_with_fewer_gpus_than_workers_every_worker_shares_them():
-    shared = worker_share(FOUR.subset((0,)), "gw1", 2)
-    assert shared.indices == (0,) and "shares GPUs 0 with the other workers (1 granted for 2 workers)" in shared.reason

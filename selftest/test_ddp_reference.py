@@ -2,22 +2,24 @@
 torchrun with gloo and two processes, on one node and across two containers as two nodes
 (each with its own address on a network made for the run), passes every check; the
 bandwidth check records the gloo figure and skips its NCCL floor; under --require-gpu
-every check fails saying why; nothing is left behind."""
+every check fails saying why; nothing is left behind. Every rank, on one node and on two,
+sees NVLink multicast off and NCCL warnings on (the containers' environment, which the
+suite does not pass again to each exec)."""
 import pytest
 
 from ddp_runs import BANDWIDTH, DDP_TESTS, MULTI, SINGLE, junit_cases, leftovers, names, run_evidence
 from helpers import REFERENCE, run_suite_subprocess
 
+# What each rank must see (imagecheck.distributed.RUN_ENV), written out here on purpose.
+SAFETY = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1",
+          "NCCL_DEBUG": "WARN"}
+
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("ddp-reference")
-
-
-@pytest.fixture(scope="module")
-def reference_run(workdir, fixture_image):
+def reference_run(tmp_path_factory, fixture_image):
     fixture_image(REFERENCE)
-    return run_suite_subprocess(workdir, "--image", REFERENCE, tests=DDP_TESTS, timeout=1200)
+    return run_suite_subprocess(tmp_path_factory.mktemp("ddp-reference"), "--image", REFERENCE, tests=DDP_TESTS,
+                                timeout=1200)
 
 
 def test_reference_passes_every_distributed_check_on_cpu(reference_run):
@@ -28,8 +30,8 @@ def test_reference_passes_every_distributed_check_on_cpu(reference_run):
     assert "the floor and the host's figure are for NCCL on 2 or more GPUs" in reference_run.message(skipped)
 
 
-def test_evidence_shows_the_plan_the_bandwidth_and_two_addresses(reference_run, workdir):
-    cases = junit_cases(workdir)
+def test_evidence_shows_the_plan_the_bandwidth_and_two_addresses(reference_run):
+    cases = junit_cases(reference_run.workdir)
     single = cases[f"test_all_reduce_result_is_correct_on_every_rank[{REFERENCE}]"]["properties"]
     assert single["ddp.run"]["plan"] == "gloo on CPU, 1 node(s) x 2 processes"
     assert single["ddp.all_reduce.wrong_elements"] == {"0": 0, "1": 0}
@@ -44,8 +46,18 @@ def test_evidence_shows_the_plan_the_bandwidth_and_two_addresses(reference_run, 
     assert multi["ddp.run"]["rendezvous"] == f"{addresses[0]}:29400"
 
 
-def test_distributed_runs_leave_no_container_or_network(reference_run, workdir, docker_client):
-    runs = run_evidence(junit_cases(workdir))
+def test_every_rank_sees_nvlink_multicast_off_and_nccl_warnings_on(reference_run):
+    cases = junit_cases(reference_run.workdir)
+    for test in (f"test_all_reduce_result_is_correct_on_every_rank[{REFERENCE}]",
+                 f"test_two_nodes_meet_through_c10d_rendezvous[{REFERENCE}]"):
+        seen = cases[test]["properties"]["ddp.rank_environment"]
+        assert sorted(seen) == ["0", "1"], seen
+        for rank, environment in seen.items():
+            assert {name: environment.get(name) for name in SAFETY} == SAFETY, f"{test}, rank {rank}: {environment}"
+
+
+def test_distributed_runs_leave_no_container_or_network(reference_run, docker_client):
+    runs = run_evidence(junit_cases(reference_run.workdir))
     assert sorted(len(r["nodes"]) for r in runs) == [1, 2], runs
     assert leftovers(docker_client, runs) == []
 

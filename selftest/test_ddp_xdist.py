@@ -1,6 +1,7 @@
 """With `pytest -n 2` and two images, each image's distributed checks run on one worker
 (its torchrun run happens once, there) and the two images run on different workers at
-the same time. Each worker's disjoint share of the GPUs is tested in test_ddp_logic.py
+the same time. Each worker's share of the GPUs (disjoint with at least as many GPUs as
+workers, shared and marked so with fewer) is tested as logic only in test_ddp_logic.py
 (this host has none); the runs' evidence records the GPUs each node got."""
 import pytest
 
@@ -11,16 +12,11 @@ OTHER = "pytorch-cuda:v2.6-cuda-visible-devices"  # any second image whose torch
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("ddp-xdist")
-
-
-@pytest.fixture(scope="module")
-def xdist_run(workdir, fixture_image):
+def xdist_run(tmp_path_factory, fixture_image):
     for ref in (REFERENCE, OTHER):
         fixture_image(ref)
-    return run_suite_subprocess(workdir, "-n", "2", "--image", REFERENCE, "--image", OTHER,
-                                tests=("tests/test_ddp.py",), timeout=1200)
+    return run_suite_subprocess(tmp_path_factory.mktemp("ddp-xdist"), "-n", "2", "--image", REFERENCE,
+                                "--image", OTHER, tests=("tests/test_ddp.py",), timeout=1200)
 
 
 def test_both_images_pass_the_single_node_checks_under_xdist(xdist_run):
@@ -29,8 +25,8 @@ def test_both_images_pass_the_single_node_checks_under_xdist(xdist_run):
     assert xdist_run.names("skipped") == names(REFERENCE, {BANDWIDTH}) | names(OTHER, {BANDWIDTH})
 
 
-def test_each_image_runs_on_one_worker_and_the_images_on_different_workers(xdist_run, workdir):
-    cases = junit_cases(workdir)
+def test_each_image_runs_on_one_worker_and_the_images_on_different_workers(xdist_run):
+    cases = junit_cases(xdist_run.workdir)
     workers = {}
     for ref in (REFERENCE, OTHER):
         seen = {cases[n]["properties"]["ddp.run"]["worker"] for n in names(ref, SINGLE)}

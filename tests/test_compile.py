@@ -20,6 +20,7 @@ def _compile(image, evidence, device: str, models: list[str]) -> None:
     if not models:
         not_applicable(f"images.yaml lists no compile.{device.replace('cuda', 'gpu')}_models for {image.ref}")
     failures, results = [], {}
+    shared = device == "cuda" and image.gpu.shared  # another xdist worker uses the same GPU
     for model in models:
         args = {"model": model, "device": device, "batch_size": spec.batch_size,
                 "steady_iterations": spec.steady_iterations, "atol": spec.atol, "rtol": spec.rtol}
@@ -31,9 +32,17 @@ def _compile(image, evidence, device: str, models: list[str]) -> None:
         results[model] = result
         evidence(f"compile.{device}.{model}", {k: result.get(k) for k in (
             "compile_seconds", "eager_ms", "compiled_ms", "speedup", "max_abs_diff", "capture", "stage", "error")})
-        for measure, key, unit in (("compile", "compile_seconds", "s"), ("speedup", "speedup", "x")):
-            if isinstance(result.get(key), (int, float)):
-                record_perf(evidence, f"compile.{device}.{model}", measure, result[key], unit)
+        figures = [(measure, result[key], unit) for measure, key, unit in
+                   (("compile", "compile_seconds", "s"), ("speedup", "speedup", "x"))
+                   if isinstance(result.get(key), (int, float))]
+        if shared:  # not the image's figures: recorded as plain evidence, never baselined
+            evidence(f"compile.{device}.{model}.on_a_shared_gpu", {
+                **{f"{measure}_{unit}": value for measure, value, unit in figures},
+                "note": f"measured on a GPU shared with another xdist worker ({image.gpu.describe()}): "
+                        "not a perf figure (no baseline)"})
+        else:
+            for measure, value, unit in figures:
+                record_perf(evidence, f"compile.{device}.{model}", measure, value, unit)
         if not result.get("ok"):
             if result.get("stage") == "device":  # no model can run: say so once
                 pytest.fail(f"torch.compile on CUDA cannot run in {image.ref}: {result.get('error')}, although the "

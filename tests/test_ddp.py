@@ -67,9 +67,16 @@ def test_all_reduce_bus_bandwidth_meets_the_floor(ddp, evidence):
     figure = run.results()[0].get("bandwidth")
     assert figure, f"rank 0 of {run.image} reported no bandwidth figure"
     gbps = distributed.bus_bandwidth_gbps(figure["bytes"], figure["seconds_per_op"], figure["world_size"])
-    record_perf(evidence, plan.perf_subject, "bus_bandwidth", round(gbps, 2), "gbps")
     evidence("ddp.bandwidth", {"bytes": figure["bytes"], "seconds_per_op": figure["seconds_per_op"],
                                "world_size": figure["world_size"], "backend": plan.backend})
+    if plan.shared:  # another xdist worker uses the same GPUs: the figure is not the image's
+        evidence("ddp.bus_bandwidth_on_shared_gpus", {
+            "gbps": round(gbps, 2), "note": "measured on GPUs shared with another xdist worker: "
+                                            "not judged, not a perf figure (no baseline)"})
+        pytest.skip(f"the all_reduce reached {gbps:.1f} GB/s on GPUs shared with another xdist worker "
+                    f"({ddp.image.gpu.describe()}): the image's bandwidth could not be measured here; "
+                    "run without -n, or with at most GPUs / 2 workers")
+    record_perf(evidence, plan.perf_subject, "bus_bandwidth", round(gbps, 2), "gbps")
     if plan.device != "cuda":
         pytest.skip(f"gloo on CPU moved {figure['bytes'] >> 20} MiB at {gbps:.2f} GB/s bus bandwidth (recorded); "
                     f"the floor and the host's figure are for NCCL on 2 or more GPUs ({plan.why})")

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import docker
 import docker.types
@@ -46,6 +46,7 @@ class GpuAccess:
     driver_dir: str = DEFAULT_DRIVER_DIR
     host_gpus: tuple[HostGpu, ...] = field(default_factory=tuple)
     host_driver: str | None = None  # from /proc/driver/nvidia or the driver folder, when nvidia-smi is absent
+    shared: bool = False           # a granted GPU is also given to another xdist worker (worker_share)
 
     @property
     def granted(self) -> int:
@@ -61,11 +62,12 @@ class GpuAccess:
         names = ", ".join(f"{g.index}: {g.name}" for g in self.host_gpus if g.index in self.indices) or \
             ", ".join(str(i) for i in self.indices)
         driver = f", driver {self.driver_version}" if self.driver_version else ""
-        return f"GPU access: {self.mode} ({self.reason}); granted {self.granted} GPU(s) [{names}]{driver}"
+        shared = "; shared with another xdist worker (timings overlap)" if self.shared else ""
+        return f"GPU access: {self.mode} ({self.reason}); granted {self.granted} GPU(s) [{names}]{driver}{shared}"
 
     def subset(self, indices: tuple[int, ...]) -> "GpuAccess":
-        """The same access limited to some of the granted GPUs."""
-        return GpuAccess(self.mode, self.reason, tuple(indices), self.driver_dir, self.host_gpus, self.host_driver)
+        """The same access limited to some of the granted GPUs (shared only if it keeps a GPU)."""
+        return replace(self, indices=tuple(indices), shared=self.shared and bool(indices))
 
     def container_kwargs(self, image_env: list[str] | None = None) -> dict:
         """docker SDK run/create keyword arguments that grant these GPUs."""
@@ -182,22 +184,22 @@ def choose(mode: str, gpus: str, driver_dir: str, client: docker.DockerClient | 
 
 
 def worker_share(access: GpuAccess, worker: str | None, workers: int | None) -> GpuAccess:
-    """With `pytest -n K` (xdist), each worker's own GPUs: the granted GPUs cut into K equal,
-    disjoint, contiguous shares, share i for worker gwi (what does not divide evenly stays
-    unused). Workers run different images at once, so two containers never share a GPU;
-    use K <= GPUs / 2 for the multi-GPU checks. With fewer GPUs than workers, every worker
-    gets all of them (shared; timings then overlap). Without xdist: the access unchanged."""
-    if access.mode == "none" or not worker or not workers or workers <= 1:
+    """With `pytest -n K` (xdist), each worker's own GPUs. One rule: every worker gets
+    per = max(1, GPUs // K) GPUs, the shares handed out in turn over the granted GPUs
+    (worker gwi from position i * per on, wrapping around). With at least as many GPUs as
+    workers the shares are disjoint (what does not divide evenly stays unused); with fewer,
+    the shares wrap and a GPU goes to more than one worker: `shared` says so (describe()
+    too), and figures measured on it are not the image's. Use K <= GPUs / 2 for the
+    multi-GPU checks. Without xdist, or with no GPU granted: the access unchanged."""
+    if access.mode == "none" or not access.indices or not worker or not workers or workers <= 1:
         return access
-    index = int(re.sub(r"\D", "", worker) or 0)
-    per = len(access.indices) // workers
-    if per == 0:  # fewer GPUs than workers: every worker uses all of them, one after another
-        note = (f"xdist worker {worker} of {workers}: shares GPUs {','.join(map(str, access.indices))} with the "
-                f"other workers ({len(access.indices)} granted for {workers} workers)")
-        return GpuAccess(access.mode, f"{access.reason}; {note}", access.indices, access.driver_dir,
-                         access.host_gpus, access.host_driver)
-    share = access.indices[index * per:(index + 1) * per]
+    count = len(access.indices)
+    per = max(1, count // workers)
+    shares = [tuple(access.indices[(k * per + j) % count] for j in range(per)) for k in range(workers)]
+    index = int(re.sub(r"\D", "", worker) or 0) % workers
+    share = shares[index]
+    others = {gpu for k, other in enumerate(shares) if k != index for gpu in other}
+    shared = bool(others & set(share))
     note = (f"xdist worker {worker} of {workers}: GPUs {','.join(map(str, share))} of "
             f"{','.join(map(str, access.indices))}")
-    return GpuAccess(access.mode, f"{access.reason}; {note}", tuple(share), access.driver_dir, access.host_gpus,
-                     access.host_driver)
+    return replace(access, reason=f"{access.reason}; {note}", indices=share, shared=shared)
