@@ -9,6 +9,9 @@ test_onnx.py) on this CPU-only host, with real Docker and the fixture images:
   check (saying the image has no compiler), cuda-visible-devices the environment check.
   What a hard-coded CUDA_VISIBLE_DEVICES does to a container that is granted a GPU (it
   sees none) can only be shown on a GPU host: docs/gpu.md records that run.
+- a host that cannot run the image's CUDA (here: a GPU asked for that the host lacks, a
+  driver folder without libcuda) fails the preflight check, naming the host, and only it:
+  the other GPU checks skip with the same host problem.
 
 The pure logic behind the checks (driver floors, arch coverage, wheel agreement, the
 toolchain message, the /dev/shm verdict) is tested on its own at the end.
@@ -110,6 +113,22 @@ def test_require_gpu_turns_every_gpu_skip_into_a_failure(require_gpu_run):
     assert {o.outcome for o in outcomes.values()} == {"failed"}
     assert all(NO_GPU_REASON in o.message and "--require-gpu" in o.message for o in outcomes.values())
     assert require_gpu_run.ret == 1
+
+
+def test_a_host_problem_fails_the_preflight_check_and_skips_the_other_gpu_checks(tmp_path, fixture_image):
+    fixture_image(REFERENCE)
+    driver = tmp_path / "driver-without-libcuda"
+    driver.mkdir()
+    preflight_check, other = "test_host_driver_runs_the_image_cuda", "test_matmul_and_convolution_run_on_the_gpu"
+    run = run_suite_subprocess(tmp_path, "--image", REFERENCE, "--gpu-mode", "devices", "--gpus", "0,1",
+                               "--gpu-driver-dir", str(driver), "-k", f"{preflight_check} or {other}",
+                               tests=("tests/test_cuda.py",))
+    assert {base(n): o.outcome for n, o in run.outcomes.items()} == {preflight_check: "failed", other: "skipped"}, \
+        run.stdout[-3000:]
+    for name in run.outcomes:
+        message = run.message(name)
+        assert "host problem: GPU(s) asked for with --gpus are not on this host: /dev/nvidia0, /dev/nvidia1" in message, message
+        assert f"{driver} has no lib64/libcuda.so" in message and "the image is not at fault" in message
 
 
 # ---- the logic behind the checks -------------------------------------------------------------

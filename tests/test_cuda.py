@@ -4,7 +4,6 @@ import pytest
 
 from imagecheck import preflight, probes
 from imagecheck.cuda_stack import arch_covers, wheel_checks
-from imagecheck.errors import ImagecheckError
 from imagecheck.versions import matches
 from imagecheck.outcomes import not_applicable
 
@@ -21,9 +20,6 @@ def _torch(image, facts) -> dict:
     return torch
 
 
-_device_results: dict[str, dict] = {}
-
-
 def _uuid(value) -> str | None:
     """A GPU UUID as 32 hex digits (nvidia-smi writes GPU-xxxxxxxx-..., torch without GPU-)."""
     digits = str(value or "").lower().removeprefix("gpu-").replace("-", "")
@@ -31,13 +27,9 @@ def _uuid(value) -> str | None:
 
 
 def _cuda_device(image) -> dict:
-    """The cuda_device probe's result in the image's shared container (once per image)."""
-    if image.ref not in _device_results:
-        try:
-            _device_results[image.ref] = image.probe("cuda_device", timeout=image.spec.timeouts.probe).data
-        except ImagecheckError as error:
-            pytest.fail(str(error), pytrace=False)
-    return _device_results[image.ref]
+    """The cuda_device probe's result in the image's shared container (once per image; a
+    failure is the same for every check)."""
+    return image.cached_probe("cuda_device", "cuda_device").result().data
 
 
 # ---- the build: any host ---------------------------------------------------------------
@@ -113,9 +105,13 @@ def test_cuda_visible_devices_is_not_hard_coded(image, facts, evidence):
 
 @pytest.mark.gpu
 def test_host_driver_runs_the_image_cuda(image, evidence, require_gpus):
+    """The one check that judges the host preflight (the other GPU checks skip on a host
+    problem, through require_gpus): it fails, naming the host, when the host cannot run the
+    image's CUDA."""
     verdict = preflight.check(image.gpu, preflight.image_cuda(image))
     evidence("preflight", verdict.evidence())
-    require_gpus(1)  # a host problem skips (fails under --require-gpu), naming the host
+    if not image.gpu.granted:
+        require_gpus(1)  # no GPU granted: skips (fails under --require-gpu), saying so
     assert verdict.ok, verdict.message()
 
 
@@ -151,14 +147,13 @@ def test_a_one_gpu_grant_shows_exactly_that_gpu(image, evidence, require_gpus):
     index = image.gpu.indices[-1]
     subset = image.gpu.subset((index,))
     host = next((g for g in image.gpu.host_gpus if g.index == index), None)
-    try:
-        with image.new_container("gpu-subset", gpu=subset, entrypoint=["sleep"], command=["infinity"],
-                                 init=True) as container:
-            probes.install(container)
+    if subset.indices == image.gpu.indices:  # a one-GPU grant already: the shared container is that run
+        seen = _cuda_device(image)
+    else:
+        with image.probe_container("gpu-subset", gpu=subset) as container:
             seen = probes.run(container, "cuda_device", timeout=image.spec.timeouts.probe).data
-    except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
     evidence("gpu_subset", {"granted_host_index": index, "host_uuid": host.uuid if host else None,
+                            "same_container_as_the_other_checks": subset.indices == image.gpu.indices,
                             "seen": seen.get("devices")})
     assert seen.get("device_count") == 1, (
         f"a container of {image.ref} granted only host GPU {index} sees {seen.get('device_count')} GPU(s)"

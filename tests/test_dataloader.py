@@ -6,19 +6,25 @@ import json
 import pytest
 
 from imagecheck import probes, shm
-from imagecheck.errors import ImagecheckError
-from imagecheck.session import IDLE_COMMAND, IDLE_ENTRYPOINT
 
 
-def _run(image, role: str, **options) -> dict:
-    """The dataloader probe in a fresh container of the image started with these options."""
+def _args(image) -> str:
     spec = image.spec.dataloader
-    args = {"num_workers": spec.num_workers, "batch_size": spec.batch_size, "sample_mib": spec.sample_mib,
-            "batches": spec.batches, "timeout": max(20, min(60, image.spec.timeouts.dataloader // 5))}
-    with image.new_container(role, entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True,
-                             **options) as container:
-        probes.install(container)
-        return probes.run(container, "dataloader", [json.dumps(args)], timeout=image.spec.timeouts.dataloader).data
+    return json.dumps({"num_workers": spec.num_workers, "batch_size": spec.batch_size,
+                       "sample_mib": spec.sample_mib, "batches": spec.batches,
+                       "timeout": max(20, min(60, image.spec.timeouts.dataloader // 5))})
+
+
+def _documented(image) -> dict:
+    """The dataloader probe in the image's shared container: it runs with the documented options."""
+    return image.probe("dataloader", _args(image), timeout=image.spec.timeouts.dataloader).data
+
+
+def _without_documented_options(image, role: str, **options) -> dict:
+    """The dataloader probe in a container of its own, started without the documented run
+    options (Docker's default 64 MB /dev/shm unless options say otherwise)."""
+    with image.probe_container(role, documented_options=False, **options) as container:
+        return probes.run(container, "dataloader", [_args(image)], timeout=image.spec.timeouts.dataloader).data
 
 
 def _summary(result: dict | None) -> dict | None:
@@ -35,15 +41,11 @@ def test_dataloader_runs_with_the_documented_run_options(image, evidence):
     spec = image.spec.dataloader
     evidence("dataloader.in_flight_mib", shm.in_flight_mib(spec))
     documented_flags = shm.documented_option(image.spec.run_options)
-    try:
-        documented = _run(image, "dataloader-documented", documented_options=True)
-        default = _run(image, "dataloader-default", documented_options=False) if documented_flags else None
-        remedy = None
-        if not documented.get("ok"):
-            remedy = _run(image, "dataloader-remedy", documented_options=False,
-                          shm_size=shm.remedy_shm_size(spec))
-    except ImagecheckError as error:
-        pytest.fail(str(error), pytrace=False)
+    documented = _documented(image)
+    default = _without_documented_options(image, "dataloader-default") if documented_flags else None
+    remedy = None
+    if not documented.get("ok"):
+        remedy = _without_documented_options(image, "dataloader-remedy", shm_size=shm.remedy_shm_size(spec))
     evidence("dataloader.documented_options", {"flags": documented_flags, **(_summary(documented) or {})})
     evidence("dataloader.docker_default_shm", _summary(default) if default is not None else "same run as above")
     if remedy is not None:
