@@ -35,7 +35,7 @@ test: fixtures ## Run the suite's own tests (self-tests against real Docker and 
 	$(BIN)/pytest selftest $(ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the setup is broken"; exit 1; fi; exit $$rc
 
-nightly: setup ## Validate every image in images.yaml in parallel (one worker each); report + JUnit in reports/DATE/
+nightly: setup ## Validate every image not marked run_by_default: false in parallel (one worker each); report + JUnit in reports/DATE/
 	$(BIN)/python -m imagecheck.nightly --reports $(REPORTS) $(if $(WORKERS),--workers $(WORKERS)) -- $(ARGS)
 
 bench: fixtures ## Measure the suite against its floor and the naive way (prints a table)

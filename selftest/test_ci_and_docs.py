@@ -1,7 +1,7 @@
 """What CI and a reader run exists: the example nightly workflow is valid YAML for a
-self-hosted GPU runner and runs only make targets the Makefile has, reading the files
-`make nightly` writes; every `make` command in the README exists; `make help` lists
-every target."""
+self-hosted GPU runner, runs only make targets the Makefile has, reads the files
+`make nightly` writes, and installs a CVE scanner before a release nightly; every `make`
+command in the README exists; `make help` lists every target."""
 from __future__ import annotations
 
 import re
@@ -69,9 +69,17 @@ def test_workflow_reads_the_files_the_nightly_writes(workflow):
     used = set(re.findall(r"nightly-report/([\w.-]+\.\w+)", text))
     assert used, "the workflow reads nothing from the report folder"
     assert used <= set(report.FILES) | {"junit.xml"}, used
-    nightly = (ROOT / "imagecheck" / "nightly.py").read_text()
-    assert "junit.xml" in nightly and '"latest"' in nightly
     assert "$REPORTS/latest" in text
+
+
+def test_a_release_workflow_puts_a_cve_scanner_on_path(workflow):
+    """Under --require-gpu a check that could not run blocks the sign-off, and the CVE check
+    cannot run without trivy or grype: a release nightly without one is always BLOCKED."""
+    runs = [step.get("run", "") for step in steps(workflow)]
+    nightly = next(i for i, run in enumerate(runs) if "make nightly" in run)
+    if "--require-gpu" in runs[nightly]:
+        assert any(re.search(r"\b(trivy|grype)\b", run) for run in runs[:nightly]), (
+            "the workflow runs a release nightly (--require-gpu) but no step before it installs trivy or grype")
 
 
 def test_readme_make_commands_exist():

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import REFERENCE, ROOT, SEEDRECIPE
 
-PUBLIC_FIXTURES = {"image", "facts", "evidence", "require_gpus", "progress"}
+PUBLIC_FIXTURES = {"image", "facts", "evidence", "require_gpus", "progress", "services"}
 
 
 def pytest_output(*args: str) -> str:
@@ -32,6 +32,14 @@ def test_every_public_fixture_is_documented():
     undocumented = [name for name, block in ours.items() if "no docstring available" in block]
     assert not undocumented, f"fixtures without a docstring: {undocumented}"
     assert "_image_ref" not in ours  # private: shown only with -v
+
+
+def test_readme_names_every_public_fixture():
+    readme = (ROOT / "README.md").read_text()
+    sentence = re.search(r"`pytest --fixtures` documents the fixtures a check can use:([^.]*)\.", readme)
+    assert sentence, "README.md no longer says which fixtures `pytest --fixtures` documents"
+    named = set(re.findall(r"`(\w+)`", sentence.group(1)))
+    assert named == PUBLIC_FIXTURES, f"README.md names {sorted(named)}, the public fixtures are {sorted(PUBLIC_FIXTURES)}"
 
 
 def test_header_names_images_gpu_access_mode_and_report(tmp_path):
