@@ -11,11 +11,15 @@ test_onnx.py) on this CPU-only host, with real Docker and the fixture images:
   sees none) can only be shown on a GPU host: docs/gpu.md records that run.
 - a host that cannot run the image's CUDA (here: a GPU asked for that the host lacks, a
   driver folder without libcuda) fails the preflight check, naming the host, and only it:
-  the other GPU checks skip with the same host problem.
+  the other GPU checks skip with the same host problem;
+- each image needs one container besides its probe container: the DataLoader under
+  Docker's default /dev/shm (every other probe of the tier runs in the probe container).
 
 The pure logic behind the checks (driver floors, arch coverage, wheel agreement, the
 toolchain message, the /dev/shm verdict) is tested on its own at the end.
 """
+import json
+
 import pytest
 
 from helpers import REFERENCE, checks_of, run_suite_subprocess
@@ -53,7 +57,9 @@ def cpu_run(tmp_path_factory, docker_client, fixture_image):
     for ref in REFS:
         fixture_image(ref)
     args = [a for ref in REFS for a in ("--image", ref)]
-    return run_suite_subprocess(tmp_path_factory.mktemp("gpu-tier"), *args, tests=GPU_TIER + FOUNDATION)
+    workdir = tmp_path_factory.mktemp("gpu-tier")
+    return run_suite_subprocess(workdir, *args, "--signoff-report", str(workdir / "report"),
+                                tests=GPU_TIER + FOUNDATION)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +111,13 @@ def test_hard_coded_cuda_visible_devices_fails_only_the_environment_check(cpu_ru
     assert failed == {f"test_cuda_visible_devices_is_not_hard_coded[{HARD_CODED}]"}
     message = cpu_run.message(f"test_cuda_visible_devices_is_not_hard_coded[{HARD_CODED}]")
     assert "hard-codes CUDA_VISIBLE_DEVICES=1" in message and "--gpus" in message, message[:1500]
+
+
+def test_only_docker_default_shm_needs_a_container_besides_the_probe_container(cpu_run):
+    # the documented-options DataLoader run, compile, ONNX and the CUDA facts all use the probe container
+    report = json.loads((cpu_run.workdir / "report" / "report.json").read_text())
+    started = {image["ref"]: image["session"]["containers_started"] for image in report["images"]}
+    assert started == {ref: 2 for ref in REFS}, started
 
 
 def test_require_gpu_turns_every_gpu_skip_into_a_failure(require_gpu_run):
