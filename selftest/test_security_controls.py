@@ -3,7 +3,8 @@
 Each defect image (fixtures/images/defects/<name>/: the reference plus one defect) must
 fail exactly the check(s) named for it here, for the reason named, and pass every other
 check of the contract; the reference image must pass them all. No secret value may appear
-in full in the output or the JUnit report of any of these runs.
+in full in the output, the JUnit report or the sign-off report (report.html, report.md,
+report.json) of any of these runs.
 
 Each image gets one inner run restricted to the contract's test modules (about a minute
 per image); select one with -k, e.g. `-k no-init`.
@@ -17,6 +18,7 @@ import re
 import pytest
 
 from helpers import REFERENCE, ROOT, containers_created
+from imagecheck import report
 
 SECURITY_TESTS = ("tests/test_users.py", "tests/test_arbitrary_uid.py", "tests/test_ports.py",
                   "tests/test_jupyter.py", "tests/test_ssh.py", "tests/test_process.py",
@@ -58,7 +60,29 @@ CONTROLS = {
     "pytorch-cuda:v2.6-swallowed-command": {
         "test_given_command_runs": "did not run the command it was given",
         "test_torch_works_under_an_arbitrary_uid": "did not run the command it was given"},
+    "pytorch-cuda:v2.6-secret-in-file": {
+        "test_files_hold_no_secrets": "/home/aiuser/.cache/huggingface/token:1: Hugging Face token (hf_I…"},
+    "pytorch-cuda:v2.6-empty-password": {
+        "test_no_account_has_an_empty_or_preset_password": "aiuser: an empty password (in /etc/shadow)"},
+    # PID 1 exits on SIGTERM (docker stop is prompt) and the services answer: only reaping fails.
+    "pytorch-cuda:v2.6-no-reaping": {
+        "test_pid1_reaps_orphaned_children": "was still a zombie"},
+    # Nothing serves port 22. The two checks that judge answers fail, saying so; every other
+    # service check needs the image's services up, so each reports that they were not ready
+    # (setup errors, and the docker stop check's own fresh container): one cause.
+    "pytorch-cuda:v2.6-ssh-not-started": {
+        "test_every_listed_port_answers_from_the_host": "ssh port 22",
+        "test_ssh_answers_with_its_banner": "did not answer with an SSH-2.0 banner",
+        **dict.fromkeys(("test_no_unlisted_port_listens", "test_jupyter_answers_http",
+                         "test_jupyter_refuses_unauthenticated_api_calls", "test_jupyter_accepts_the_documented_token",
+                         "test_sshd_refuses_password_login", "test_sshd_refuses_root_password_login",
+                         "test_ssh_host_keys_differ_between_containers", "test_pid1_reaps_orphaned_children",
+                         "test_docker_stop_is_prompt"),
+                        "were not ready within timeouts.service_ready (30 s)")},
 }
+# The checks that judge how the ports answered fail in their own call (a silent port is
+# their finding, never a setup error of theirs).
+JUDGES_ANSWERS = {"test_every_listed_port_answers_from_the_host", "test_ssh_answers_with_its_banner"}
 
 
 def contract_tests() -> set[str]:
@@ -72,10 +96,12 @@ def contract_tests() -> set[str]:
 
 
 def fake_secrets() -> set[str]:
-    """The (fake) credential values the defect images carry."""
+    """The (fake) credential values the defect images carry (in their Dockerfiles and the
+    files they copy in)."""
     values = set()
-    for dockerfile in DEFECTS_DIR.glob("*/Dockerfile"):
-        values |= set(re.findall(r"\b(?:hf|ghp)_[A-Za-z0-9]{30,}\b", dockerfile.read_text()))
+    for path in DEFECTS_DIR.rglob("*"):
+        if path.is_file():
+            values |= set(re.findall(r"\b(?:hf|ghp)_[A-Za-z0-9]{30,}\b", path.read_text(errors="replace")))
     return values
 
 
@@ -87,12 +113,15 @@ def by_check(outcomes: dict) -> dict:
 def test_the_leak_check_knows_the_fake_secrets():
     """The leak check below looks for these values; it must have some to look for."""
     assert {value[:4] for value in fake_secrets()} == {"hf_I", "ghp_"}
+    assert len(fake_secrets()) == 3  # in ENV, in a build argument (and a label), in a file
 
 
 @pytest.mark.parametrize("ref", [REFERENCE, *CONTROLS])
 def test_image_fails_exactly_its_named_checks(ref, run_suite, fixture_image, docker_client, pytester):
     fixture_image(ref)
-    run = run_suite("--image", ref, "--showlocals", tests=SECURITY_TESTS)  # locals too must not leak
+    signoff = pytester.path / "signoff"
+    run = run_suite("--image", ref, "--showlocals", "--signoff-report", str(signoff),  # locals too must not leak
+                    tests=SECURITY_TESTS)
     outcomes = by_check(run.outcomes)
     expected = CONTROLS.get(ref, {})
 
@@ -106,13 +135,19 @@ def test_image_fails_exactly_its_named_checks(ref, run_suite, fixture_image, doc
     for name, phrase in expected.items():
         assert phrase in outcomes[name].message, (
             f"{ref}: {name} failed, but not for the named reason ({phrase!r}):\n{outcomes[name].message[:2000]}")
+    for name in JUDGES_ANSWERS & set(expected):
+        assert outcomes[name].outcome == "failed", f"{ref}: {name} must fail, not error:\n{outcomes[name].message[:1500]}"
     skipped = {name for name, o in outcomes.items() if o.outcome == "skipped"}
     assert skipped <= MAY_SKIP, f"{ref}: checks skipped that must run here: " + "; ".join(
         f"{name}: {outcomes[name].message.strip()[:200]}" for name in sorted(skipped - MAY_SKIP))
 
-    reports = "".join(path.read_text(errors="replace") for path in pytester.path.glob("junit-*.xml"))
-    leaked = [value[:4] + "…" for value in fake_secrets() if value in run.stdout or value in reports]
-    assert not leaked, f"{ref}: a secret value appears in full in the output or the JUnit report ({leaked})"
+    missing_reports = [name for name in report.FILES if not (signoff / name).is_file()]
+    assert not missing_reports, f"{ref}: the inner run wrote no {missing_reports}; output:\n{run.stdout[-2000:]}"
+    written = [*pytester.path.glob("junit-*.xml"), *(signoff / name for name in report.FILES)]
+    reports = {path.name: path.read_text(errors="replace") for path in written}
+    leaked = [f"{value[:4]}… in {where}" for value in fake_secrets()
+              for where, text in [("the output", run.stdout), *reports.items()] if value in text]
+    assert not leaked, f"{ref}: a secret value appears in full in the output or a report ({leaked})"
 
     # Other runs may use the same image meanwhile: a leftover is a container made in this
     # window that still exists although the process that made it has ended.

@@ -126,7 +126,8 @@ def test_report_records_image_versions_and_host_as_the_engine_reports_them(both,
         assert info["id"] == engine["Id"]
         assert info["size_bytes"] == engine["Size"]
         assert info["created"] == engine["Created"]
-        assert info["labels"] == (engine["Config"].get("Labels") or {})
+        assert info["labels"] == (engine["Config"].get("Labels") or {})  # no credential there: shown as it is
+        assert (info["entrypoint"], info["cmd"]) == (engine["Config"].get("Entrypoint"), engine["Config"].get("Cmd"))
         assert info["repo_digests"] == (engine.get("RepoDigests") or [])
     assert both.image(REFERENCE)["versions"] == {
         "python": "3.11.2", "torch": "2.6.0+cu124", "torchvision": "0.21.0+cu124", "torchaudio": "2.6.0+cu124",

@@ -30,11 +30,8 @@ def sshd_config(image, services):
     except ImagecheckError as error:
         fail(str(error))
 
-    def config(login_user: str) -> dict[str, str]:
-        try:
-            return ssh.effective_config(services, daemon, login_user, timeout)
-        except ImagecheckError as error:
-            fail(str(error))
+    def config(login_user: str) -> dict[str, str]:  # called in the check: its errors fail the check
+        return ssh.effective_config(services, daemon, login_user, timeout)
 
     return config
 
