@@ -1,1 +1,1 @@
-pytest_plugins = ["imagecheck.plugin"]
+pytest_plugins = ["imagecheck.pytest_plugin.plugin"]

@@ -49,5 +49,10 @@ class NotPromised(ImagecheckError):
     """images.yaml promises nothing this check could judge: the check does not apply."""
 
 
+class DistributedError(ImagecheckError):
+    """A distributed run could not be set up (the limit is too small, a node did not start,
+    its network could not be made)."""
+
+
 class NoPython(ProbeError):
     """The image has no python3 on PATH, so no probe can run."""

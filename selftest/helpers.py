@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker
 
-from imagecheck.scheduling import image_of
+from imagecheck.pytest_plugin.scheduling import image_of
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = "pytorch-cuda:v2.6"

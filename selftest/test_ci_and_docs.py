@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from helpers import ROOT
-from imagecheck import report
+from imagecheck.signoff import plugin as report
 
 WORKFLOW = ROOT / "docs" / "examples" / "nightly-gpu.yml"
 MAKE_COMMAND = re.compile(r"(?:^|[\s;&|(])make\s+((?:[A-Za-z_]+=\S+\s+)*)([a-z][\w-]*)")

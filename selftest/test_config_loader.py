@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from imagecheck.config import ConfigError, load
+from imagecheck.config import load
+from imagecheck.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "fixtures" / "configs"
 

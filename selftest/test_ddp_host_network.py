@@ -10,12 +10,16 @@ import pytest
 
 from helpers import REFERENCE
 
-from imagecheck import config, distributed
-from imagecheck.distributed import DistributedError
-from imagecheck.runtime import docker as docker_runtime
+from imagecheck import config
+from imagecheck.errors import DistributedError
+from imagecheck.image import torchrun
+from imagecheck.rules import ddp_plan, ddp_results
+from imagecheck.runtime import engine as docker_runtime
+from imagecheck.runtime import network as node_networks
 from imagecheck.runtime import gpu
 from imagecheck.runtime.lifecycle import RunIdentity, new_run_id
-from imagecheck.session import ImageUnderTest, RunContext
+from imagecheck.image.run_context import RunContext
+from imagecheck.image.under_test import ImageUnderTest
 
 
 @pytest.fixture
@@ -31,20 +35,26 @@ def image(fixture_image):
 
 
 def test_two_nodes_meet_over_the_host_network_on_a_free_port(image, monkeypatch, docker_client):
-    monkeypatch.setattr(distributed, "has_default_bridge", lambda client: False)
-    plan = distributed.plan(image.gpu, image.spec.ddp, nodes=2)
-    run = distributed.run_in_image(image, plan)
+    monkeypatch.setattr(node_networks, "has_default_bridge", lambda client: False)
+    plan = ddp_plan.plan_for(image.gpu, image.spec.ddp, nodes=2)
+    run = torchrun.run_in_image(image, plan)
     assert run.failure is None, run.failure
     assert run.network.startswith("host network") and run.network_name is None
     host, port = run.endpoint.split(":")
-    assert host == "127.0.0.1" and int(port) != distributed.RENDEZVOUS_PORT
+    assert host == "127.0.0.1" and int(port) != torchrun.RENDEZVOUS_PORT
     results = run.results()
-    assert sorted(results) == [0, 1] and not distributed.all_reduce_errors(results)
-    assert not distributed.step_disagreements(results)
+    assert sorted(results) == [0, 1] and not ddp_results.all_reduce_errors(results)
+    assert not ddp_results.step_disagreements(results)
     assert {r["group_rank"] for r in results.values()} == {0, 1}
     for node in run.nodes:
         container = docker_client.containers.list(all=True, filters={"id": node.container_id})
         assert container == [], f"{node.where} outlived the run"
+
+
+def _node_network(image):
+    identity = image.context.identity
+    return node_networks.node_network(image.context.client, identity.labels(image.ref, "ddp-network"),
+                                      f"imagecheck-ddp-{identity.run_id}-held")
 
 
 class RunError(Exception):
@@ -72,7 +82,7 @@ def held_network(image, docker_client):
 
 def test_a_network_that_cannot_be_removed_never_hides_the_run_error(image, held_network, docker_client):
     with pytest.raises(RunError, match="the run's own error"):
-        with distributed.node_network(image, "held") as network:
+        with _node_network(image) as network:
             held_network(network)
             raise RunError("the run's own error")
     assert docker_client.networks.list(names=[network.name]), "the network was removed although a container held it"
@@ -80,7 +90,7 @@ def test_a_network_that_cannot_be_removed_never_hides_the_run_error(image, held_
 
 def test_a_network_that_cannot_be_removed_after_a_good_run_is_a_distributed_error(image, held_network):
     with pytest.raises(DistributedError) as caught:
-        with distributed.node_network(image, "held") as network:
+        with _node_network(image) as network:
             held_network(network)
     message = str(caught.value)
     assert f"could not remove the Docker network {network.name} of the two-node run" in message

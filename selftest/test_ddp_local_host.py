@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from imagecheck import probes
+from imagecheck.image import probes
 from imagecheck.errors import CommandTimeout
 from imagecheck.runtime.local import LocalHost, descendants, kill_tree
 

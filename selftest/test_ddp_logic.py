@@ -8,12 +8,13 @@ from types import SimpleNamespace
 import docker.errors
 import pytest
 
-from imagecheck import distributed
 from imagecheck.config import DdpSpec
-from imagecheck.ddp_session import DdpChecks
-from imagecheck.distributed import DistributedRun, NodeOutcome, RankOutcome
+from imagecheck.image.ddp_runs import DistributedRuns
+from imagecheck.image.memo import OncePerImage
+from imagecheck.rules import ddp_plan, ddp_results
+from imagecheck.rules.ddp_results import DistributedRun, NodeOutcome, RankOutcome
 from imagecheck.errors import ImagecheckError
-from imagecheck.perf import parse
+from imagecheck.rules.perf import parse
 from imagecheck.runtime.gpu import GpuAccess, worker_share
 
 FOUR = GpuAccess("devices", "--gpu-mode devices", (0, 1, 2, 3))
@@ -24,16 +25,16 @@ NONE = GpuAccess("none", "auto: no GPU")
 # ---- bandwidth ---------------------------------------------------------------------------
 def test_bus_bandwidth_is_the_nccl_tests_formula():
     # nccl-tests: busbw = algbw * 2(n-1)/n; on 2 ranks bus bandwidth equals algorithm bandwidth
-    assert distributed.bus_bandwidth_gbps(2**30, 2**30 / 330e9, 2) == pytest.approx(330.0)
-    assert distributed.bus_bandwidth_gbps(1e9, 0.01, 8) == pytest.approx(100.0 * 2 * 7 / 8)
-    assert distributed.bus_bandwidth_gbps(1e9, 1.0, 1) == 0.0
+    assert ddp_plan.bus_bandwidth_gbps(2**30, 2**30 / 330e9, 2) == pytest.approx(330.0)
+    assert ddp_plan.bus_bandwidth_gbps(1e9, 0.01, 8) == pytest.approx(100.0 * 2 * 7 / 8)
+    assert ddp_plan.bus_bandwidth_gbps(1e9, 1.0, 1) == 0.0
     with pytest.raises(ValueError):
-        distributed.bus_bandwidth_gbps(1e9, 0.0, 2)
+        ddp_plan.bus_bandwidth_gbps(1e9, 0.0, 2)
 
 
 def test_bandwidth_evidence_keys_follow_the_perf_convention():
-    gpu = distributed.plan(FOUR.subset((0, 1)), DdpSpec())
-    cpu = distributed.plan(NONE, DdpSpec())
+    gpu = ddp_plan.plan_for(FOUR.subset((0, 1)), DdpSpec())
+    cpu = ddp_plan.plan_for(NONE, DdpSpec())
     assert gpu.perf_subject == "all_reduce.2gpu" and cpu.perf_subject == "all_reduce.cpu_2proc"
     key = parse(f"perf.{gpu.perf_subject}.bus_bandwidth_gbps")
     assert key and key.direction == "higher" and key.unit_label == "GB/s"
@@ -42,39 +43,39 @@ def test_bandwidth_evidence_keys_follow_the_perf_convention():
 
 # ---- plans and commands ------------------------------------------------------------------
 def test_two_or_more_gpus_plan_nccl_with_one_process_per_gpu():
-    one = distributed.plan(FOUR, DdpSpec())
+    one = ddp_plan.plan_for(FOUR, DdpSpec())
     assert (one.backend, one.device, one.procs_per_node, one.world, one.bandwidth_bytes) == \
         ("nccl", "cuda", 4, 4, 1 << 30)
-    two = distributed.plan(FOUR, DdpSpec(), nodes=2)
+    two = ddp_plan.plan_for(FOUR, DdpSpec(), nodes=2)
     assert [n.indices for n in two.nodes] == [(0, 1), (2, 3)] and two.procs_per_node == 2
     assert two.bandwidth_bytes == 0
 
 
 def test_fewer_than_two_gpus_plan_gloo_on_cpu_with_two_processes():
     for access in (NONE, FOUR.subset((0,))):
-        single = distributed.plan(access, DdpSpec())
+        single = ddp_plan.plan_for(access, DdpSpec())
         assert (single.backend, single.device, single.world, single.procs_per_node) == ("gloo", "cpu", 2, 2)
         assert all(n.granted == 0 for n in single.nodes) and "NCCL needs 2" in single.why
-        double = distributed.plan(access, DdpSpec(), nodes=2)
+        double = ddp_plan.plan_for(access, DdpSpec(), nodes=2)
         assert (double.world, double.procs_per_node, len(double.nodes)) == (2, 1, 2)
 
 
 def test_torchrun_commands_bound_restarts_and_use_c10d_for_two_nodes():
-    plan = distributed.plan(NONE, DdpSpec(), nodes=2)
-    node1 = distributed.torchrun_command(["torchrun"], plan, "/w.py", {"a": 1}, node=1,
+    plan = ddp_plan.plan_for(NONE, DdpSpec(), nodes=2)
+    node1 = ddp_plan.torchrun_command(["torchrun"], plan, "/w.py", {"a": 1}, node=1,
                                          endpoint="10.0.0.2:29400", rdzv_id="x", join_timeout=60)
     assert "--max-restarts=0" in node1 and "--nnodes=2" in node1 and "--rdzv-backend=c10d" in node1
     assert "--rdzv-endpoint=10.0.0.2:29400" in node1 and "--rdzv-conf=is_host=0,join_timeout=60" in node1
     assert node1[-2:] == ["/w.py", '{"a": 1}']
-    single = distributed.torchrun_command(["torchrun"], distributed.plan(NONE, DdpSpec()), "/w.py", {})
+    single = ddp_plan.torchrun_command(["torchrun"], ddp_plan.plan_for(NONE, DdpSpec()), "/w.py", {})
     assert "--standalone" in single and "--nproc-per-node=2" in single
 
 
 def test_a_plan_on_gpus_shared_with_another_worker_says_so():
-    assert distributed.plan(replace(FOUR, shared=True), DdpSpec()).shared
-    assert not distributed.plan(FOUR, DdpSpec()).shared
+    assert ddp_plan.plan_for(replace(FOUR, shared=True), DdpSpec()).shared
+    assert not ddp_plan.plan_for(FOUR, DdpSpec()).shared
     # gloo on CPU uses no GPU, shared or not: its figure is the CPU's
-    assert not distributed.plan(replace(FOUR.subset((0,)), shared=True), DdpSpec()).shared
+    assert not ddp_plan.plan_for(replace(FOUR.subset((0,)), shared=True), DdpSpec()).shared
 
 
 # ---- naming the stalled rank ---------------------------------------------------------------
@@ -90,31 +91,31 @@ def test_the_rank_that_got_least_far_is_named_as_stalled():
     ranks = {0: _rank(0, 0, "start", "import", "init_process_group", "all_reduce"),
              1: _rank(1, 0, "start", "import", "init_process_group"),
              2: _rank(2, 0, "start", "import", "init_process_group", "all_reduce")}
-    stall = distributed.diagnose(3, ranks, {0: 130.0})
+    stall = ddp_results.diagnose(3, ranks, {0: 130.0})
     assert stall.stalled == (1,) and not stall.every_rank and stall.summary() == "rank 1 stalled"
     assert "rank 1 (node 0): stalled in 'init_process_group' for 30 s" in stall.lines[1]
     assert "rank 0 (node 0): waiting in 'all_reduce'" in stall.lines[0]
 
 
 def test_a_rank_with_no_step_never_reached_the_worker_script():
-    stall = distributed.diagnose(2, {0: _rank(0, 0, "start", "import", "init_process_group")})
+    stall = ddp_results.diagnose(2, {0: _rank(0, 0, "start", "import", "init_process_group")})
     assert stall.stalled == (1,)
     assert "rank 1: no step recorded: it never reached the worker script" in stall.lines[1]
 
 
 def test_ranks_stuck_at_the_same_step_are_all_named():
     ranks = {r: _rank(r, r, "start", "all_reduce") for r in range(2)}
-    stall = distributed.diagnose(2, ranks)
+    stall = ddp_results.diagnose(2, ranks)
     assert stall.stalled == (0, 1) and stall.every_rank and "never completed" in stall.summary()
 
 
 def test_a_killed_run_explains_the_stall_with_the_last_nccl_lines():
-    plan = distributed.plan(NONE, DdpSpec())
+    plan = ddp_plan.plan_for(NONE, DdpSpec())
     run = DistributedRun("img:1", plan, 60.0, "container default", steps=4)
     run.nodes = [NodeOutcome(0, "container c1", "c1", timed_out=True, output="agent line", clock=150.0)]
     run.ranks = {0: RankOutcome(0, 0, _phases("start", "init_process_group"), None, ["x"],
                                 ["[c10d] The client socket has connected to [::1]:4000"])}
-    message = distributed._failure(run)
+    message = ddp_results.failure_message(run)
     assert message.startswith("torchrun in img:1 did not finish within its 60 s limit (images.yaml "
                               "timeouts.ddp) and was killed: rank 1 stalled")
     assert "rank 0 (node 0): waiting in 'init_process_group' for 50 s" in message
@@ -123,7 +124,7 @@ def test_a_killed_run_explains_the_stall_with_the_last_nccl_lines():
 
 
 def test_a_rank_that_raised_is_named_with_its_error():
-    plan = distributed.plan(NONE, DdpSpec())
+    plan = ddp_plan.plan_for(NONE, DdpSpec())
     run = DistributedRun("img:1", plan, 60.0, "container default", steps=4)
     run.nodes = [NodeOutcome(0, "container c1", "c1", exit_code=1, output="ChildFailedError")]
     ok = {"ok": True, "all_reduce": {"ok": True}}
@@ -131,11 +132,11 @@ def test_a_rank_that_raised_is_named_with_its_error():
                  1: RankOutcome(1, 0, _phases("start", "init_process_group"),
                                 {"ok": False, "failed_in": "init_process_group",
                                  "error": "RuntimeError: Distributed package doesn't have NCCL built in"}, [], [])}
-    message = distributed._failure(run)
+    message = ddp_results.failure_message(run)
     assert "rank 1 failed in 'init_process_group': RuntimeError: Distributed package" in message
     assert "torchrun on node 0 exited with 1" in message
     run.nodes[0].exit_code, run.ranks[1] = 0, RankOutcome(1, 0, _phases("start"), ok, [], [])
-    assert distributed._failure(run) is None
+    assert ddp_results.failure_message(run) is None
 
 
 # ---- judging results ------------------------------------------------------------------------
@@ -146,28 +147,28 @@ def _step(step, param="p", grad="g", pdiff=0.0, gdiff=0.0, loss=1.0):
 
 def test_identical_digests_pass_and_any_difference_is_reported():
     same = {r: {"ddp": {"steps": [_step(1), _step(2)]}} for r in range(2)}
-    assert distributed.step_disagreements(same) == []
+    assert ddp_results.step_disagreements(same) == []
     differ = {0: {"ddp": {"steps": [_step(1)]}}, 1: {"ddp": {"steps": [_step(1, param="q")]}}}
-    assert distributed.step_disagreements(differ)[0].startswith("step 1: parameters differ between ranks")
+    assert ddp_results.step_disagreements(differ)[0].startswith("step 1: parameters differ between ranks")
     drift = {0: {"ddp": {"steps": [_step(1)]}}, 1: {"ddp": {"steps": [_step(1, gdiff=1e-3)]}}}
-    assert "gradients differ from rank 0's by up to 0.001" in distributed.step_disagreements(drift)[0]
+    assert "gradients differ from rank 0's by up to 0.001" in ddp_results.step_disagreements(drift)[0]
     short = {0: {"ddp": {"steps": [_step(1)]}}, 1: {"ddp": {"steps": []}}}
-    assert "different numbers of DDP steps" in distributed.step_disagreements(short)[0]
+    assert "different numbers of DDP steps" in ddp_results.step_disagreements(short)[0]
 
 
 def test_all_reduce_errors_name_the_rank_and_the_values():
     results = {0: {"all_reduce": {"ok": True}},
                1: {"all_reduce": {"ok": False, "elements": 8, "wrong_elements": 3, "first": [2.0, 1.0],
                                   "last": [15.0, 15.0]}}}
-    assert distributed.all_reduce_errors(results) == [
+    assert ddp_results.all_reduce_errors(results) == [
         "rank 1: 3 of 8 elements wrong (first: got 2.0, expected 1.0; last: got 15.0, expected 15.0)"]
 
 
 def test_loss_curve_is_rank_zeros_and_disagreement_is_reported():
     agree = {r: {"ddp": {"steps": [_step(1, loss=2.0), _step(2, loss=1.0)]}} for r in range(2)}
-    assert distributed.loss_curve(agree) == ([2.0, 1.0], [])
+    assert ddp_results.loss_curve(agree) == ([2.0, 1.0], [])
     agree[1]["ddp"]["steps"][1]["mean_loss"] = 1.5
-    assert distributed.loss_curve(agree)[1] == ["rank 1 saw mean losses [2.0, 1.5], rank 0 saw [2.0, 1.0]"]
+    assert ddp_results.loss_curve(agree)[1] == ["rank 1 saw mean losses [2.0, 1.5], rank 0 saw [2.0, 1.0]"]
 
 
 # ---- a raw Docker error ---------------------------------------------------------------------
@@ -180,12 +181,17 @@ def test_a_docker_error_is_cached_as_a_failure_with_its_message():
         calls.append(1)
         raise docker.errors.APIError("error while removing network: network x has active endpoints")
 
-    checks = DdpChecks(SimpleNamespace(stash=pytest.Stash()), SimpleNamespace(ref="img:1"), None, None, None)
-    first = checks._cached(("img:1", 2), make)
-    assert checks._cached(("img:1", 2), make) is first and len(calls) == 1
-    assert isinstance(first, ImagecheckError)
-    assert "the Docker engine failed during the distributed run of img:1" in str(first)
-    assert "has active endpoints" in str(first)
+    memo = OncePerImage("img:1")
+    image = SimpleNamespace(ref="img:1", shared=memo.get)
+    runs = DistributedRuns(image, require_gpus=None, progress=None, evidence=None, release=False, worker="main")
+    seen = []
+    for _ in range(2):
+        with pytest.raises(ImagecheckError) as caught:
+            image.shared(("torchrun", 2), make, translate=runs._engine_failure)
+        seen.append(str(caught.value))
+    assert len(calls) == 1 and seen[1].startswith(seen[0])
+    assert "the Docker engine failed during the distributed run of img:1" in seen[0]
+    assert "has active endpoints" in seen[0]
 
 
 # ---- xdist: each worker's share of the GPUs ----------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from ddp_runs import BANDWIDTH, DDP_TESTS, MULTI, SINGLE, junit_cases, leftovers, names, run_evidence
 from helpers import REFERENCE, run_suite_subprocess
 
-# What each rank must see (imagecheck.distributed.RUN_ENV), written out here on purpose.
+# What each rank must see (imagecheck.rules.ddp_plan.RUN_ENV), written out here on purpose.
 SAFETY = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1",
           "NCCL_DEBUG": "WARN"}
 

@@ -31,7 +31,7 @@ def test_every_public_fixture_is_documented():
     assert PUBLIC_FIXTURES <= set(ours), f"pytest --fixtures does not list {PUBLIC_FIXTURES - set(ours)}"
     undocumented = [name for name, block in ours.items() if "no docstring available" in block]
     assert not undocumented, f"fixtures without a docstring: {undocumented}"
-    assert "_image_ref" not in ours  # private: shown only with -v
+    assert "_image_under_test" not in ours  # private: shown only with -v
 
 
 def test_readme_names_every_public_fixture():

@@ -24,11 +24,12 @@ import pytest
 
 from helpers import REFERENCE, checks_of, run_suite_subprocess
 
-from imagecheck import preflight, shm
+from imagecheck.image import preflight
+from imagecheck.rules import shm
 from imagecheck.config import DataLoaderSpec, RunOptions
-from imagecheck.cuda_stack import arch_covers, wheel_checks
+from imagecheck.rules.cuda_stack import arch_covers, wheel_checks
 from imagecheck.runtime.gpu import GpuAccess
-from imagecheck.toolchain import explain_missing
+from imagecheck.rules.toolchain import explain_missing
 
 NO_COMPILER = "pytorch-cuda:v2.6-no-compiler"
 HARD_CODED = "pytorch-cuda:v2.6-cuda-visible-devices"

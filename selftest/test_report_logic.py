@@ -7,8 +7,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from imagecheck import baseline, imageinfo, perf, report_html, report_md, verdict
-from imagecheck.scheduling import image_of
+from imagecheck.image import description as imageinfo
+from imagecheck.rules import perf
+from imagecheck.signoff import baseline, verdict
+from imagecheck.signoff import html as report_html
+from imagecheck.signoff import markdown as report_md
+from imagecheck.pytest_plugin.scheduling import image_of
 
 
 def check(name: str, outcome: str, message: str = "", **evidence) -> dict:

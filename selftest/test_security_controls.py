@@ -18,7 +18,7 @@ import re
 import pytest
 
 from helpers import REFERENCE, ROOT, containers_created
-from imagecheck import report
+from imagecheck.signoff import plugin as report
 
 SECURITY_TESTS = ("tests/test_users.py", "tests/test_arbitrary_uid.py", "tests/test_ports.py",
                   "tests/test_jupyter.py", "tests/test_ssh.py", "tests/test_process.py",

@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from helpers import ROOT
-from imagecheck import cves, filesystem, secrets
-from imagecheck.services import _proc_address
+from imagecheck.image import cve_scan, filesystem_walk as filesystem
+from imagecheck.rules import cves, secrets
+from imagecheck.image.listeners import _proc_address
 
 PROBES = ROOT / "fixtures" / "probes"
 

@@ -1,9 +1,9 @@
 """Version matching and the release pairing data (pure logic: no Docker)."""
 import pytest
 
-from imagecheck.compat import (RELEASES, downgrade_hint, driver_satisfies, pairing_problems,
+from imagecheck.rules.pairings import (RELEASES, downgrade_hint, driver_satisfies, pairing_problems,
                                promise_problems, release_for_torch)
-from imagecheck.versions import matches, public
+from imagecheck.rules.versions import matches, public
 
 
 @pytest.mark.parametrize("expected, observed, ok", [

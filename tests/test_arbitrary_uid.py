@@ -2,9 +2,8 @@
 OpenShift and many clusters run containers."""
 import pytest
 
-from imagecheck import entrypoint, probes
-from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail
+from imagecheck.check import ImagecheckError, fail
+from imagecheck.image import entrypoint, probes
 
 ARBITRARY_USER = "12345:0"
 

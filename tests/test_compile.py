@@ -9,10 +9,8 @@ import json
 
 import pytest
 
-from imagecheck.errors import ImagecheckError
-from imagecheck.perf import record_perf
-from imagecheck.toolchain import explain_missing
-from imagecheck.outcomes import not_applicable
+from imagecheck.check import ImagecheckError, fail, not_applicable, record_perf
+from imagecheck.rules.toolchain import explain_missing
 
 
 def _compile(image, evidence, device: str, models: list[str]) -> None:
@@ -45,13 +43,11 @@ def _compile(image, evidence, device: str, models: list[str]) -> None:
                 record_perf(evidence, f"compile.{device}.{model}", measure, value, unit)
         if not result.get("ok"):
             if result.get("stage") == "device":  # no model can run: say so once
-                pytest.fail(f"torch.compile on CUDA cannot run in {image.ref}: {result.get('error')}, although the "
-                            f"container was granted {image.gpu.granted} GPU(s) (see test_cuda_is_available)",
-                            pytrace=False)
+                fail(f"torch.compile on CUDA cannot run in {image.ref}: {result.get('error')}, although the "
+                     f"container was granted {image.gpu.granted} GPU(s) (see test_cuda_is_available)")
             gap = explain_missing(image.ref, result.get("toolchain") or {}, device)
             if gap:  # every model would fail the same way: say exactly what the image lacks, once
-                pytest.fail(f"{gap}\n  {model} failed at the {result.get('stage')} stage: {result.get('error')}",
-                            pytrace=False)
+                fail(f"{gap}\n  {model} failed at the {result.get('stage')} stage: {result.get('error')}")
             tail = "\n      ".join(result.get("traceback_tail") or [])
             failures.append(f"{model}: failed at the {result.get('stage')} stage: {result.get('error')}\n      {tail}")
             continue

@@ -2,10 +2,10 @@
 facts probe) and, with GPU access, what the GPU really does for it."""
 import pytest
 
-from imagecheck import preflight, probes
-from imagecheck.cuda_stack import arch_covers, wheel_checks
-from imagecheck.versions import matches
-from imagecheck.outcomes import not_applicable
+from imagecheck.check import fail, not_applicable
+from imagecheck.image import preflight, probes
+from imagecheck.rules.cuda_stack import arch_covers, wheel_checks
+from imagecheck.rules.versions import matches
 
 HARD_CODED_HINT = ("remove CUDA_VISIBLE_DEVICES from the image (ENV or entrypoint): the GPUs a container "
                    "gets are chosen at `docker run` (--gpus, NVIDIA_VISIBLE_DEVICES), and a hard-coded value "
@@ -13,11 +13,10 @@ HARD_CODED_HINT = ("remove CUDA_VISIBLE_DEVICES from the image (ENV or entrypoin
 
 
 def _torch(image, facts) -> dict:
-    torch = facts["stack"].get("torch")
-    if torch is None or "error" in torch and "version" not in torch:
-        pytest.fail(f"torch does not import in {image.ref}, so its CUDA build cannot be read: "
-                    f"{(torch or {}).get('error', 'see test_imports')}", pytrace=False)
-    return torch
+    if not facts.torch_readable:
+        fail(f"torch does not import in {image.ref}, so its CUDA build cannot be read: "
+             f"{(facts.torch or {}).get('error', 'see test_imports')}")
+    return facts.torch
 
 
 def _uuid(value) -> str | None:
@@ -29,7 +28,7 @@ def _uuid(value) -> str | None:
 def _cuda_device(image) -> dict:
     """The cuda_device probe's result in the image's shared container (once per image; a
     failure is the same for every check)."""
-    return image.cached_probe("cuda_device", "cuda_device").result().data
+    return image.probe_result("cuda_device", "cuda_device").data
 
 
 # ---- the build: any host ---------------------------------------------------------------
@@ -77,7 +76,7 @@ def test_cuda_libraries_agree_with_the_pip_wheels(image, facts, evidence):
     torch = _torch(image, facts)
     if torch.get("cuda") is None:
         not_applicable(f"torch in {image.ref} is a CPU-only build: no CUDA libraries")
-    checks = wheel_checks(facts["stack"].get("distributions", {}), torch)
+    checks = wheel_checks(facts.distributions, torch)
     evidence("cuda_wheels", [c.describe() for c in checks])
     present = [c for c in checks if c.wheel is not None]
     if not present:

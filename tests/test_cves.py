@@ -2,18 +2,20 @@
 (security.cve.max_severity), except those its allowlist names. Needs trivy or grype on PATH."""
 import pytest
 
-from imagecheck import cves
+from imagecheck.check import could_not_run
+from imagecheck.image import cve_scan
+from imagecheck.rules import cves
 
 
 @pytest.mark.slow
 def test_no_known_vulnerability_above_the_threshold(image, evidence):
     policy = image.spec.security.cve
-    scanner = cves.find_scanner()
+    scanner = cve_scan.find_scanner()
     if scanner is None:
-        pytest.skip("no CVE scanner on PATH (trivy or grype); install one to run this check (until it runs, "
-                    "a release run, --require-gpu, is blocked)")
+        could_not_run("no CVE scanner on PATH (trivy or grype); install one to run this check (until it runs, "
+                      "a release run, --require-gpu, is blocked)", {"kind": "cve_scanner", "wanted": list(cve_scan.SCANNERS)})
     name, path = scanner
-    found = cves.scan(name, path, image.ref, timeout=image.spec.timeouts.probe)
+    found = cve_scan.scan(name, path, image.ref, timeout=image.spec.timeouts.probe)
     over = cves.over_threshold(found, policy.max_severity, policy.allowlist)
     counts = {s: sum(1 for v in found if v.severity == s) for s in cves.SEVERITIES if any(v.severity == s for v in found)}
     evidence("cve.scanner", name)

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from imagecheck import probes, shm
+from imagecheck.image import probes
+from imagecheck.rules import shm
 
 
 def _args(image) -> str:

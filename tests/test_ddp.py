@@ -3,24 +3,25 @@ GPU granted (gloo on CPU with two processes when fewer than two GPUs are granted
 its all_reduce reaches the machine's bus bandwidth. One run serves every check here."""
 import pytest
 
-from imagecheck import distributed
-from imagecheck.ddp_session import DdpChecks
-from imagecheck.perf import record_perf
+from imagecheck.check import could_not_run, record_perf
+from imagecheck.image.ddp_runs import DistributedRuns
+from imagecheck.rules import ddp_results
+from imagecheck.rules.ddp_plan import bus_bandwidth_gbps
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def ddp(request, image, require_gpus, progress, evidence) -> DdpChecks:
+def ddp(ddp_runs) -> DistributedRuns:
     """The single-node torchrun run of this image, started by the first check that needs it."""
-    return DdpChecks(request.config, image, require_gpus, progress, evidence, nodes=1)
+    return ddp_runs(nodes=1)
 
 
 def test_all_reduce_result_is_correct_on_every_rank(ddp, evidence):
     run = ddp.run()
     results = run.results()
     evidence("ddp.all_reduce.wrong_elements", {r: x["all_reduce"]["wrong_elements"] for r, x in results.items()})
-    errors = distributed.all_reduce_errors(results)
+    errors = ddp_results.all_reduce_errors(results)
     assert not errors, (f"all_reduce (SUM of arange + rank) gave wrong results in {run.image} "
                         f"({run.plan.describe()}):\n  " + "\n  ".join(errors))
 
@@ -31,7 +32,7 @@ def test_ddp_step_leaves_identical_parameters_and_gradients_on_every_rank(ddp, e
     first = {r: x["ddp"]["steps"][0] for r, x in results.items()}
     evidence("ddp.first_step", {r: {"param_digest": s["param_digest"], "grad_digest": s["grad_digest"]}
                                 for r, s in first.items()})
-    problems = distributed.step_disagreements(results)
+    problems = ddp_results.step_disagreements(results)
     assert not problems, (f"after DDP steps of {run.image}'s torchvision {ddp.image.spec.ddp.model} "
                           f"({run.plan.describe()}), the ranks disagree:\n  " + "\n  ".join(problems) +
                           "\n  hint: DDP broadcasts rank 0's parameters and all_reduces gradients; a difference "
@@ -40,7 +41,7 @@ def test_ddp_step_leaves_identical_parameters_and_gradients_on_every_rank(ddp, e
 
 def test_loss_falls_over_ddp_steps(ddp, evidence):
     run = ddp.run()
-    losses, problems = distributed.loss_curve(run.results())
+    losses, problems = ddp_results.loss_curve(run.results())
     evidence("ddp.mean_loss", [round(v, 4) for v in losses])
     assert not problems, "the ranks disagree on the all_reduced loss:\n  " + "\n  ".join(problems)
     assert len(losses) >= 2 and losses[-1] < losses[0], (
@@ -66,20 +67,21 @@ def test_all_reduce_bus_bandwidth_meets_the_floor(ddp, evidence):
     plan = run.plan
     figure = run.results()[0].get("bandwidth")
     assert figure, f"rank 0 of {run.image} reported no bandwidth figure"
-    gbps = distributed.bus_bandwidth_gbps(figure["bytes"], figure["seconds_per_op"], figure["world_size"])
+    gbps = bus_bandwidth_gbps(figure["bytes"], figure["seconds_per_op"], figure["world_size"])
     evidence("ddp.bandwidth", {"bytes": figure["bytes"], "seconds_per_op": figure["seconds_per_op"],
                                "world_size": figure["world_size"], "backend": plan.backend})
     if plan.shared:  # another xdist worker uses the same GPUs: the figure is not the image's
         evidence("ddp.bus_bandwidth_on_shared_gpus", {
             "gbps": round(gbps, 2), "note": "measured on GPUs shared with another xdist worker: "
                                             "not judged, not a perf figure (no baseline)"})
-        pytest.skip(f"the all_reduce reached {gbps:.1f} GB/s on GPUs shared with another xdist worker "
+        could_not_run(f"the all_reduce reached {gbps:.1f} GB/s on GPUs shared with another xdist worker "
                     f"({ddp.image.gpu.describe()}): the image's bandwidth could not be measured here; "
-                    "run without -n, or with at most GPUs / 2 workers")
+                      "run without -n, or with at most GPUs / 2 workers", {"kind": "exclusive_gpus"})
     record_perf(evidence, plan.perf_subject, "bus_bandwidth", round(gbps, 2), "gbps")
     if plan.device != "cuda":
-        pytest.skip(f"gloo on CPU moved {figure['bytes'] >> 20} MiB at {gbps:.2f} GB/s bus bandwidth (recorded); "
-                    f"the floor and the host's figure are for NCCL on 2 or more GPUs ({plan.why})")
+        could_not_run(f"gloo on CPU moved {figure['bytes'] >> 20} MiB at {gbps:.2f} GB/s bus bandwidth (recorded); "
+                      f"the floor and the host's figure are for NCCL on 2 or more GPUs ({plan.why})",
+                      {"kind": "gpus", "wanted": 2, "granted": plan.gpus})
     host = ddp.host_figure(plan)
     if host.gbps:
         record_perf(evidence, f"{plan.perf_subject}.host", "bus_bandwidth", round(host.gbps, 2), "gbps")

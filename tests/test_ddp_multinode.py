@@ -4,16 +4,16 @@ steps succeed across them (NCCL with the GPUs split between the nodes, gloo on C
 process per node when fewer than two GPUs are granted). One run serves every check here."""
 import pytest
 
-from imagecheck import distributed
-from imagecheck.ddp_session import DdpChecks
+from imagecheck.image.ddp_runs import DistributedRuns
+from imagecheck.rules import ddp_results
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def ddp(request, image, require_gpus, progress, evidence) -> DdpChecks:
+def ddp(ddp_runs) -> DistributedRuns:
     """The two-node torchrun run of this image, started by the first check that needs it."""
-    return DdpChecks(request.config, image, require_gpus, progress, evidence, nodes=2)
+    return ddp_runs(nodes=2)
 
 
 def test_two_nodes_meet_through_c10d_rendezvous(ddp, evidence):
@@ -41,7 +41,7 @@ def test_all_reduce_across_two_nodes_is_correct_on_every_rank(ddp, evidence):
     run = ddp.run()
     results = run.results()
     evidence("ddp.all_reduce.wrong_elements", {r: x["all_reduce"]["wrong_elements"] for r, x in results.items()})
-    errors = distributed.all_reduce_errors(results)
+    errors = ddp_results.all_reduce_errors(results)
     assert not errors, (f"all_reduce across two nodes gave wrong results in {run.image} "
                         f"({run.plan.describe()}):\n  " + "\n  ".join(errors))
 
@@ -50,7 +50,7 @@ def test_ddp_step_across_two_nodes_leaves_identical_parameters_and_gradients(ddp
     run = ddp.run()
     results = run.results()
     evidence("ddp.first_step", {r: x["ddp"]["steps"][0]["param_digest"] for r, x in results.items()})
-    problems = distributed.step_disagreements(results)
+    problems = ddp_results.step_disagreements(results)
     assert not problems, (f"after DDP steps across two nodes of {run.image} ({run.plan.describe()}), "
                           "the ranks disagree:\n  " + "\n  ".join(problems))
 

@@ -3,9 +3,9 @@ the image did (what imported in the image still imports, the new package imports
 keeps the image's user, entrypoint and command."""
 import pytest
 
-from imagecheck.derived import MARKER_MODULE, derived_image, same_user
-from imagecheck.observed import import_failure, import_result
-from imagecheck.session import ImageUnderTest
+from imagecheck.image.derived import MARKER_MODULE, derived_image, same_user
+from imagecheck.image.facts import import_failure
+from imagecheck.image.under_test import ImageUnderTest
 
 
 @pytest.mark.slow
@@ -22,7 +22,7 @@ def test_derived_image_still_imports(image, facts, evidence, progress):
     evidence("derived.imports", {name: r["ok"] for name, r in imports.items()})
     # What already failed in the image is its own checks' finding; here: what extending it broke.
     broken = [f"{name}: {import_failure(r)}" for name, r in imports.items()
-              if not r["ok"] and (name == MARKER_MODULE or import_result(facts, name)["ok"])]
+              if not r["ok"] and (name == MARKER_MODULE or facts.imports(name))]
     assert not broken, (f"after `pip install` of one package FROM {image.ref}, imports that worked in the "
                         "image fail (or the new package does not import):\n  " + "\n  ".join(broken))
     original = image.config

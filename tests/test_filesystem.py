@@ -2,9 +2,9 @@
 account with an empty or preset password, no broken symlink in a library folder."""
 import pytest
 
-from imagecheck import filesystem, secrets
-from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail
+from imagecheck.check import ImagecheckError, fail
+from imagecheck.image import filesystem_walk
+from imagecheck.rules import secrets
 
 pytestmark = [pytest.mark.facts, pytest.mark.filesystem_walk]
 
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.facts, pytest.mark.filesystem_walk]
 def scan(image) -> dict:
     """One walk over the image's filesystem, as root, shared by these checks."""
     try:
-        return filesystem.facts(image)
+        return filesystem_walk.facts(image)
     except ImagecheckError as error:
         fail(str(error))
 

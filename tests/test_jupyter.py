@@ -4,8 +4,8 @@ import http.client
 
 import pytest
 
-from imagecheck import services as services_module
-from imagecheck.outcomes import fail, not_applicable
+from imagecheck.check import fail, not_applicable
+from imagecheck.image import services as services_module
 
 pytestmark = pytest.mark.services
 

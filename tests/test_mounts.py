@@ -5,10 +5,9 @@ import json
 
 import pytest
 
-from imagecheck import mounts, probes
-from imagecheck.errors import ImagecheckError
-from imagecheck.mounts import MountsUnavailable
-from imagecheck.outcomes import fail
+from imagecheck.check import ImagecheckError, fail, skip_for
+from imagecheck.image import mounts, probes
+from imagecheck.image.mounts import MountsUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +15,7 @@ def mounted(image):
     """What the default user saw and did in a container with both mounts (one per image)."""
     name, text = mounts.checkpoint_text()
     try:
-        user = (image.facts().get("identity") or {}).get("user") or {}
+        user = image.facts().default_user
         uid = user.get("uid", image.spec.user.uid if image.spec.user else None)
         gid = user.get("gid")
         with mounts.mounted_folders(image, uid, gid) as folders:
@@ -29,7 +28,7 @@ def mounted(image):
             data["checkpoints"]["on_host"] = on_host.exists() and on_host.read_text() == text
             data["checkpoint_folder"] = folders.checkpoint_owner
     except MountsUnavailable as error:
-        pytest.skip(str(error))
+        skip_for(error)
     except ImagecheckError as error:
         fail(str(error))
     return data

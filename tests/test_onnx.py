@@ -1,7 +1,7 @@
 """ONNX export of a torchvision model at the opset images.yaml promises (for TensorRT)."""
 import json
 
-from imagecheck.outcomes import not_applicable
+from imagecheck.check import not_applicable
 
 
 def test_torchvision_model_exports_to_onnx_at_the_promised_opset(image, evidence):

@@ -2,9 +2,8 @@
 from the host when the image runs its own CMD, and nothing else listens."""
 import pytest
 
-from imagecheck import services as services_module
-from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail, skip_for
+from imagecheck.check import ImagecheckError, fail, skip_for
+from imagecheck.image import services as services_module
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from imagecheck import entrypoint
-from imagecheck import services as services_module
-from imagecheck.outcomes import skip_for
-from imagecheck.services import ServicesUnavailable
+from imagecheck.check import skip_for
+from imagecheck.image import entrypoint
+from imagecheck.image import services as services_module
+from imagecheck.image.services import ServicesUnavailable
 
 DOCKER_STOP_GRACE = 10      # Docker's default: SIGTERM, then SIGKILL this many seconds later
 PROMPT_STOP = DOCKER_STOP_GRACE / 2

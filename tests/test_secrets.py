@@ -5,8 +5,9 @@ only a short redacted prefix."""
 import docker.errors
 import pytest
 
-from imagecheck import filesystem, secrets
-from imagecheck.outcomes import fail
+from imagecheck.check import fail
+from imagecheck.image import filesystem_walk
+from imagecheck.rules import secrets
 
 pytestmark = [pytest.mark.facts, pytest.mark.filesystem_walk]
 
@@ -38,7 +39,7 @@ def test_build_history_holds_no_secrets(image, evidence):
 
 
 def test_files_hold_no_secrets(image, evidence):
-    scan = filesystem.facts(image)
+    scan = filesystem_walk.facts(image)
     allowlist = image.spec.security.secret_allowlist
     found = [s for s in scan["secrets"] if not secrets.allowed(s["path"], allowlist)]
     lines = [f"{s['path']}{':' + str(s['line']) if s['line'] else ''}: {s['kind']}"

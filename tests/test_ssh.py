@@ -3,10 +3,9 @@ login, by the daemon's effective configuration), and every container has its own
 keys (keys baked into the image are shared by everyone who pulls it)."""
 import pytest
 
-from imagecheck import services as services_module
-from imagecheck import ssh
-from imagecheck.errors import ImagecheckError
-from imagecheck.outcomes import fail, not_applicable, skip_for
+from imagecheck.check import ImagecheckError, fail, not_applicable, skip_for
+from imagecheck.image import services as services_module
+from imagecheck.image import ssh
 
 pytestmark = pytest.mark.services
 

@@ -3,8 +3,8 @@ and the caches torch and triton write. Judged from the facts probe's identity se
 (the default user's uid, name and groups, /tmp and the folders tried for real)."""
 import pytest
 
-from imagecheck.outcomes import fail, not_applicable
-from imagecheck.runtime import infra
+from imagecheck.check import fail, not_applicable
+from imagecheck.runtime import testinfra_bridge
 
 pytestmark = pytest.mark.facts
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.facts
 @pytest.fixture
 def identity(image, facts) -> dict:
     """The facts probe's identity section: who the default user is and where it can write."""
-    section = facts.get("identity") or {"error": "the facts probe has no identity section"}
+    section = facts.identity
     if "error" in section:
         fail(f"the identity probe failed in {image.ref}: {section['error']}")
     return section
@@ -21,7 +21,7 @@ def identity(image, facts) -> dict:
 def _groups_missing_from_etc_group(image, groups: list[str]) -> list[str]:
     """Which of these groups /etc/group lacks (testinfra's group module; asked only when a
     promised group is missing, to say why)."""
-    host = infra.host(image.shared_container(), timeout=image.spec.timeouts.command)
+    host = testinfra_bridge.host(image.shared_container(), timeout=image.spec.timeouts.command)
     return [group for group in groups if not host.group(group).exists]
 
 

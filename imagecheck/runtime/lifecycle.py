@@ -40,43 +40,48 @@ class RunIdentity:
                 IMAGE_LABEL: image, ROLE_LABEL: role}
 
 
-def _owner_is_gone(labels: dict[str, str], me: RunIdentity) -> bool:
+def owner_is_gone(labels: dict[str, str], me: RunIdentity) -> bool:
+    """Whether the process that labelled a container (or network, image) has ended: only
+    for this host; a label without a pid counts as gone; my own pid is never gone."""
     if labels.get(HOST_LABEL) != me.host:
         return False
     try:
         pid = int(labels.get(PID_LABEL, ""))
     except ValueError:
         return True
-    if pid == me.pid:
-        return False
+    return pid != me.pid and not process_is_alive(pid)
+
+
+def process_is_alive(pid: int | str | None) -> bool:
+    """Whether a process of this host with that pid exists (one of another user's counts)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
         return False
-    return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sweep_leftovers(client: docker.DockerClient, me: RunIdentity) -> list[str]:
     """Remove containers, networks and images of crashed runs on this host; their descriptions."""
     removed = []
     for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
-        if _owner_is_gone(container.labels, me):
+        if owner_is_gone(container.labels, me):
             try:
                 container.remove(force=True, v=True)
                 removed.append(f"container {container.name} of run {container.labels.get(RUN_LABEL)}")
             except docker.errors.APIError:  # gone, or another process's sweep is removing it
                 pass
     for network in client.networks.list(filters={"label": RUN_LABEL}):
-        if _owner_is_gone(network.attrs.get("Labels") or {}, me):
+        if owner_is_gone(network.attrs.get("Labels") or {}, me):
             try:
                 network.remove()
                 removed.append(f"network {network.name} of run {(network.attrs.get('Labels') or {}).get(RUN_LABEL)}")
             except docker.errors.APIError:
                 pass
     for image in client.images.list(filters={"label": RUN_LABEL}):
-        if _owner_is_gone(image.labels, me):
+        if owner_is_gone(image.labels, me):
             try:
                 client.images.remove(image.id, force=True, noprune=False)
                 removed.append(f"image {image.short_id} of run {image.labels.get(RUN_LABEL)}")
@@ -109,7 +114,7 @@ class SigtermAsInterrupt:
 
 def main() -> int:
     """`python -m imagecheck.runtime.lifecycle`: remove what crashed runs left on this host."""
-    from .docker import connect
+    from .engine import connect
 
     removed = sweep_leftovers(connect(), RunIdentity(new_run_id()))
     for line in removed:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ..errors import CommandTimeout, explain
-from .docker import ExecResult, _show, last_lines
+from .target import ExecResult, last_lines, show_command
 
 
 class LocalHost:
@@ -78,7 +78,7 @@ class LocalHost:
             for reader in readers:
                 reader.join(5)
             raise CommandTimeout(explain(
-                f"`{_show(list(command))}` on {self.name} ran past its {timeout:.0f} s limit and was killed",
+                f"`{show_command(list(command))}` on {self.name} ran past its {timeout:.0f} s limit and was killed",
                 observed="last lines it printed:\n" + last_lines(b"".join(err + out).decode(errors="replace")),
                 where=self.name,
                 hint="raise the limit in images.yaml (timeouts) if the machine is just slow")) from None

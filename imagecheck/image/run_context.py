@@ -1,0 +1,44 @@
+"""What every image of a session shares: the Docker engine, the run's identity (the labels
+its containers carry) and the GPU access chosen for this host. Each is made on first use."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import docker
+
+from ..errors import ImagecheckError
+from ..runtime.gpu import GpuAccess
+from ..runtime.lifecycle import RunIdentity
+
+
+@dataclass
+class RunContext:
+    """What every image of the session shares: the engine, the run identity, GPU access."""
+
+    identity: RunIdentity
+    client_factory: Callable[[], docker.DockerClient]
+    gpu_factory: Callable[[docker.DockerClient | None], GpuAccess]
+    _client: docker.DockerClient | None = None
+    _gpu: GpuAccess | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self.client_factory()
+            return self._client
+
+    @property
+    def gpu(self) -> GpuAccess:
+        with self._lock:
+            if self._gpu is None:
+                if self._client is None:
+                    try:
+                        self._client = self.client_factory()
+                    except ImagecheckError:
+                        pass  # no engine: GPU access is decided from the host alone
+                self._gpu = self.gpu_factory(self._client)
+            return self._gpu

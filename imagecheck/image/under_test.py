@@ -1,0 +1,210 @@
+"""One image in one test session: its expectations, its shared container, its facts.
+
+The first check that needs a container starts ONE container for the image (labelled,
+idle under `sleep infinity`, GPU access per policy, the image's documented run options)
+and every probe of every check reuses it. Read-only facts come from one `facts` probe,
+run once, so torch is imported once per image for all of them; the probes of other
+read-only facts its checks need (image/companions.py) run beside it, each once. Checks
+that must start the image otherwise (its own CMD, another user, two nodes) ask for more
+containers through new_container(), which labels them the same way.
+
+Whatever an image's checks share is made once and kept with its first failure in one
+memo (image.shared(key, make), image/memo.py); close() removes the containers and
+forgets it all.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from typing import Any, Callable, Hashable, Iterator, TypeVar
+
+import docker.errors
+
+from ..config import ImageSpec
+from ..runtime.container import Container
+from ..runtime.engine import require_image
+from ..runtime.gpu import GpuAccess
+from . import companions, probes
+from .facts import Facts
+from .memo import OncePerImage
+from .run_context import RunContext
+
+IDLE_ENTRYPOINT = ["sleep"]
+IDLE_COMMAND = ["infinity"]
+T = TypeVar("T")
+
+
+class ImageUnderTest:
+    """An image and what it promises, with the containers and facts of this session."""
+
+    def __init__(self, ref: str, spec: ImageSpec, context: RunContext) -> None:
+        self.ref = ref
+        self.spec = spec
+        self.context = context
+        self.companions: set[str] = set()  # markers of the fact companions its checks need
+        self.containers_started = 0
+        self.torch_imports = 0
+        self.memo = OncePerImage(ref)
+        self._counts_lock = threading.Lock()
+        self._image = None
+        self._live: list[Container] = []
+
+    def __repr__(self) -> str:
+        return f"ImageUnderTest({self.ref!r})"
+
+    def shared(self, key: Hashable, make: Callable[[], T], **kwargs: Any) -> T:
+        """make()'s value, made once for this image; a failure is kept and repeated
+        (OncePerImage.get)."""
+        return self.memo.get(key, make, **kwargs)
+
+    # ---- the image -------------------------------------------------------------------
+    @property
+    def docker_image(self):
+        """The image object on the engine (ImageNotFound with a hint if absent)."""
+        if self._image is None:
+            self._image = require_image(self.context.client, self.ref)
+        return self._image
+
+    @property
+    def config(self) -> dict:
+        """The image's configuration (User, Env, Cmd, Entrypoint, ExposedPorts, Labels...)."""
+        return self.docker_image.attrs.get("Config") or {}
+
+    @property
+    def gpu(self) -> GpuAccess:
+        return self.context.gpu
+
+    @property
+    def no_gpu(self) -> GpuAccess:
+        """GPU access for containers that need none: the same mode, no GPU granted."""
+        return self.gpu.subset(())
+
+    def run_options(self) -> dict[str, Any]:
+        """The image's documented run options as docker SDK keyword arguments."""
+        options: dict[str, Any] = {}
+        if self.spec.run_options.shm_size:
+            options["shm_size"] = self.spec.run_options.shm_size
+        if self.spec.run_options.ipc:
+            options["ipc_mode"] = self.spec.run_options.ipc
+        return options
+
+    # ---- containers --------------------------------------------------------------------
+    def new_container(self, role: str, *, gpu: GpuAccess | None = None, documented_options: bool = True,
+                      environment: dict[str, str] | None = None, **kwargs: Any) -> Container:
+        """A labelled Container of this image (not started: use it in a with-block)."""
+        self.docker_image  # fail early, with the hint, when the image is absent
+        access = self.gpu if gpu is None else gpu
+        gpu_kwargs = access.container_kwargs(self.config.get("Env"))
+        env = {**gpu_kwargs.pop("environment", {}), **(environment or {})}
+        options = {**(self.run_options() if documented_options else {}), **gpu_kwargs, **kwargs}
+        container = _CountingContainer(self, self.context.client, self.ref,
+                                       labels=self.context.identity.labels(self.ref, role),
+                                       environment=env, **options)
+        return container
+
+    def idle_container(self, role: str, **kwargs: Any) -> Container:
+        """A labelled container of this image kept up by `sleep infinity` under an init, for
+        probes (not started: use it in a with-block, or probe_container())."""
+        return self.new_container(role, entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True, **kwargs)
+
+    @contextlib.contextmanager
+    def probe_container(self, role: str, **kwargs: Any) -> Iterator[Container]:
+        """An extra idle container with the probes installed (for a check that needs other
+        run options than the shared one: a GPU subset, Docker's default /dev/shm);
+        removed on exit."""
+        with self.idle_container(role, **kwargs) as container:
+            probes.install(container)
+            yield container
+
+    def shared_container(self) -> Container:
+        """The container every probe of this image shares; started on first use (a failed
+        start is kept: later checks report it at once)."""
+        return self.shared("probe-container", self._start_shared_container)
+
+    def _start_shared_container(self) -> Container:
+        container = self.idle_container("probe")
+        try:
+            container.__enter__()
+            probes.install(container)
+        except BaseException:
+            container.remove()
+            raise
+        return container
+
+    # ---- probes --------------------------------------------------------------------------
+    def probe(self, name: str, *args: str, timeout: float | None = None, user: str | None = None,
+              environment: dict[str, str] | None = None) -> probes.ProbeResult:
+        """Run a probe in the shared container."""
+        result = probes.run(self.shared_container(), name, args, timeout=timeout or self.spec.timeouts.probe,
+                            user=user, environment=environment)
+        with self._counts_lock:
+            self.torch_imports += int(result.data.get("torch_imports", 0) or 0)
+        return result
+
+    def start_probe(self, key: str, name: str, *args: str, user: str | None = None,
+                    timeout: float | None = None) -> None:
+        """Start a probe once for this image, in the background (probe_result waits for it)."""
+        self.memo.start(("probe", key), lambda: self.probe(name, *args, user=user, timeout=timeout))
+
+    def probe_result(self, key: str, name: str | None = None, *args: str, user: str | None = None,
+                     timeout: float | None = None) -> probes.ProbeResult:
+        """The ProbeResult of the probe started under key (started now if it was not: then
+        name and args say which); its kept failure when it failed."""
+        if name is not None:
+            self.start_probe(key, name, *args, user=user, timeout=timeout)
+        return self.memo.result(("probe", key))
+
+    def facts(self) -> Facts:
+        """Every read-only fact, from one `facts` probe run per image; the fact companions
+        this image's checks need start beside it."""
+        if not self.memo.done(("probe", "facts")):
+            self.start_probe("facts", "facts", json.dumps({"extra_modules": list(self.spec.extra_modules)}))
+            companions.start(self, self.companions)
+        return Facts(self.probe_result("facts").data)
+
+    def facts_if_gathered(self) -> Facts | None:
+        """The facts when a check already gathered them, else None (never starts the probe)."""
+        result = self.memo.peek(("probe", "facts"))
+        return Facts(result.data) if result is not None else None
+
+    def logs(self, tail: int = 60) -> str:
+        """The last log lines of every container of this image still running."""
+        parts = []
+        for container in list(self._live):
+            if container.id:
+                text = container.logs(tail).strip()
+                if text:
+                    parts.append(f"--- {container.name} ---\n{text}")
+        return "\n".join(parts)
+
+    def close(self) -> None:
+        """Remove every container of this image this session started (all of them, even when
+        one removal fails; the first error is raised after) and forget what the memo holds."""
+        self.memo.clear()
+        errors = []
+        for container in list(self._live):
+            try:
+                container.remove()
+            except docker.errors.APIError as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+
+class _CountingContainer(Container):
+    """A Container that tells its image when it starts, for the container count."""
+
+    def __init__(self, owner: ImageUnderTest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def create(self) -> None:
+        super().create()
+        self._owner.containers_started += 1
+        self._owner._live.append(self)
+
+    def remove(self) -> None:
+        super().remove()
+        if self in self._owner._live:
+            self._owner._live.remove(self)

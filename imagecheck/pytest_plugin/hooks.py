@@ -1,0 +1,205 @@
+"""pytest hooks: options, images file, image parametrization, header, scheduling, cleanup.
+
+Flow of a run: options are validated and images.yaml is loaded in pytest_configure (a
+usage error, exit 4, on bad input); every test that asks for `image` is parametrized
+over the images under test with a session-scoped indirect fixture (fixtures.py), so tests
+group by image and one container serves all of an image's tests; containers are removed
+when an image's tests are done, at session end, on Ctrl-C and on SIGTERM; leftovers of
+crashed runs are swept before the first container starts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .. import config as config_module
+from ..errors import ConfigError, ImagecheckError
+from ..image.companions import FACT_COMPANIONS
+from ..image.run_context import RunContext
+from ..image.under_test import ImageUnderTest
+from ..runtime import container as container_runtime
+from ..runtime import engine
+from ..runtime import gpu as gpu_runtime
+from ..runtime.lifecycle import RunIdentity, new_run_id
+from ..signoff import plugin as signoff_plugin
+from . import progress as progress_module
+from .items import IMAGE_PARAM, image_ref
+from .outcomes import fail
+from .state import STATE, ImagecheckState
+from .xdist import RUN_ID_KEY, controller_run_id, worker_count, worker_id
+
+MARKERS = (
+    "gpu: needs GPU access to the container (skipped without one, failed under --require-gpu)",
+    "services: starts the image with its own entrypoint and CMD",
+    "slow: takes more than a few seconds per image",
+    "facts: reads only the facts gathered once per image (no container or work of its own)",
+    "filesystem_walk: reads the root filesystem walk, which then runs beside the facts probe",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("imagecheck", "imagecheck: validate PyTorch + CUDA container images")
+    group.addoption("--image", action="append", default=[], metavar="REF",
+                    help="Image to validate (repeatable); default: every image in images.yaml that "
+                         "is not marked run_by_default: false")
+    group.addoption("--images-file", default=None, metavar="PATH",
+                    help="The images and their promises (default: images.yaml at the project root)")
+    group.addoption("--gpu-mode", default="auto", metavar="MODE",
+                    help="GPU access for containers: auto, toolkit (--gpus via the NVIDIA Container "
+                         "Toolkit), devices (device nodes and the driver folder), none (default: auto)")
+    group.addoption("--gpus", default="all", metavar="WHICH",
+                    help="GPUs granted to each container: all, a count (2) or indices (0,1) (default: all)")
+    group.addoption("--gpu-driver-dir", default=gpu_runtime.DEFAULT_DRIVER_DIR, metavar="PATH",
+                    help="Host folder with the NVIDIA driver's user-space libraries, mounted read-only "
+                         "in devices mode (default: /usr/local/nvidia)")
+    group.addoption("--require-gpu", action="store_true", default=False,
+                    help="Release sign-off: a GPU check that cannot run fails instead of skipping")
+    signoff_plugin.add_options(group)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    mode = config.getoption("--gpu-mode")
+    if mode not in gpu_runtime.MODES:
+        raise pytest.UsageError(f"--gpu-mode {mode!r}: expected one of {', '.join(gpu_runtime.MODES)}")
+    try:
+        gpu_runtime.parse_gpus(config.getoption("--gpus"))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    for ref in config.getoption("--image"):
+        if not ref.strip() or any(c.isspace() for c in ref):
+            raise pytest.UsageError(f"--image {ref!r}: expected an image reference such as pytorch-cuda:v2.6")
+    path = Path(config.getoption("--images-file") or Path(config.rootpath) / "images.yaml")
+    try:
+        catalog = config_module.load(path)
+    except ConfigError as error:
+        raise pytest.UsageError(f"images.yaml is not valid:\n  {error}") from None
+    refs = list(dict.fromkeys(config.getoption("--image"))) or catalog.default_refs()
+    context = RunContext(
+        identity=RunIdentity(controller_run_id(config) or new_run_id()),
+        client_factory=engine.connect,
+        gpu_factory=lambda client: gpu_runtime.worker_share(
+            gpu_runtime.choose(mode, config.getoption("--gpus"), config.getoption("--gpu-driver-dir"), client),
+            worker_id(config), worker_count(config)))
+    state = ImagecheckState(catalog, refs, context, config.getoption("--require-gpu"))
+    config.stash[STATE] = state
+    state.sigterm.install()
+    progress_module.install(config)
+    signoff_plugin.configure(config, state)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker labels its containers with the controller's run id."""
+    node.workerinput[RUN_ID_KEY] = node.config.stash[STATE].context.identity.run_id
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    for image in state.images.values():
+        image.close()
+    container_runtime.remove_all_live()
+    state.sigterm.uninstall()
+    signoff_plugin.unconfigure(config)
+    progress_module.uninstall(config)
+
+
+@pytest.hookimpl(tryfirst=True)  # trylast would never run: pytest's own impl returns first
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """With -n, spread images over workers one image per worker: `loadgroup` selects the
+    image-scoped scheduler below (pytest_plugin/scheduling.py)."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") in ("no", "load"):
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist: each image's checks on one worker (see scheduling.py for why)."""
+    if config.option.dist != "loadgroup":
+        return None
+    from .scheduling import ImageScheduling
+
+    return ImageScheduling(config, log, config.stash[STATE].refs)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return []
+    lines = [f"imagecheck: expectations from {state.catalog.path}"]
+    for ref in state.refs:
+        listed = ref in state.catalog.images
+        lines.append(f"  image {ref}" + ("" if listed else ": not in images.yaml, runs with the defaults"))
+    others = [ref for ref in state.catalog.images if ref not in state.refs]
+    if others and not config.getoption("--image"):
+        lines.append(f"  ({len(others)} more listed image(s) run only when named with --image: "
+                     "run_by_default is false for negative controls and host-only images)")
+    try:
+        client = state.context.client
+        version = client.version()
+        lines.append(f"  Docker engine {version.get('Version')} (API {version.get('ApiVersion')})")
+    except ImagecheckError as error:
+        lines.append(f"  Docker engine: unreachable ({str(error).splitlines()[0]})")
+    gpu = state.context.gpu
+    lines.append("  " + gpu.describe())
+    if gpu.mode == "none" and gpu.host_gpus:
+        lines.append("  host GPUs (not granted): " + ", ".join(f"{g.index}: {g.name}" for g in gpu.host_gpus))
+    if state.require_gpu:
+        lines.append("  mode: release sign-off (--require-gpu): a GPU check that cannot run fails")
+    else:
+        lines.append("  mode: development: GPU checks skip without GPUs (--require-gpu for a release sign-off)")
+    return lines
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tell each image which fact companions its selected checks need, so they start beside
+    its facts probe (and not at all when no selected check needs them)."""
+    state = session.config.stash.get(STATE, None)
+    if state is None:
+        return
+    for item in session.items:
+        ref = image_ref(item)
+        if ref is not None:
+            wanted = {marker for marker in FACT_COMPANIONS if item.get_closest_marker(marker)}
+            state.image(ref).companions |= wanted
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if IMAGE_PARAM in metafunc.fixturenames:
+        refs = metafunc.config.stash[STATE].refs
+        metafunc.parametrize(IMAGE_PARAM, refs, indirect=True, scope="session", ids=refs)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """An ImagecheckError that escapes a check fails it with its message alone: the message
+    already says what, expected and observed, where, and a hint; a traceback adds noise.
+    (Fixtures convert their own: pytest caches a fixture's first exception before any hook
+    could replace it.)"""
+    try:
+        return (yield)
+    except ImagecheckError as error:
+        fail(str(error))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Attach the image's container logs to every failing check."""
+    report = yield
+    if report.failed and call.when in ("setup", "call"):
+        image = item.funcargs.get(IMAGE_PARAM) if hasattr(item, "funcargs") else None
+        if isinstance(image, ImageUnderTest):
+            logs = image.logs()
+            if logs:
+                report.sections.append((f"container log ({image.ref})", logs))
+    return report
+
+
+def pytest_keyboard_interrupt(excinfo) -> None:
+    """Ctrl-C or SIGTERM: remove every container now, before anything else can hang."""
+    container_runtime.remove_all_live()
