@@ -127,7 +127,7 @@ def require_gpus(request: pytest.FixtureRequest, image: ImageUnderTest) -> Calla
             reason = (f"needs {count} GPU(s), this host grants {access.granted} "
                       f"({access.describe().removeprefix('GPU access: ')})")
             requirement = {"kind": "gpus", "wanted": count, "granted": access.granted}
-        (fail_for_the_host if state.require_gpu else could_not_run)(reason, requirement)
+        (fail_for_the_host if state.fails_for_the_host else could_not_run)(reason, requirement)
 
     return require
 
