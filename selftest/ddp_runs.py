@@ -2,11 +2,11 @@
 run recorded (JUnit properties), and what a run may have left on the engine or the host."""
 from __future__ import annotations
 
-import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import docker
+
+import helpers
 
 DDP_TESTS = ("tests/test_ddp.py", "tests/test_ddp_multinode.py")
 SINGLE = {"test_all_reduce_result_is_correct_on_every_rank",
@@ -25,22 +25,10 @@ def names(ref: str, tests: set[str]) -> set[str]:
 
 
 def junit_cases(workdir: Path) -> dict[str, dict]:
-    """Every test case of the inner runs in workdir: its time, its file and its properties
-    (JSON values decoded)."""
-    cases = {}
-    for path in sorted(workdir.glob("junit-*.xml")):
-        for case in ET.parse(path).getroot().iter("testcase"):
-            props = {}
-            for prop in case.iter("property"):
-                value = prop.get("value")
-                try:
-                    value = json.loads(value)
-                except (TypeError, ValueError):
-                    pass
-                props[prop.get("name")] = value
-            cases[case.get("name")] = {"time": float(case.get("time") or 0), "file": case.get("classname"),
-                                       "properties": props}
-    return cases
+    """Every test case of the inner runs in workdir (helpers.junit_cases): its time, its file
+    and its properties, by name."""
+    return {case.name: {"time": case.time, "file": case.file, "properties": case.properties}
+            for path in sorted(workdir.glob("junit-*.xml")) for case in helpers.junit_cases(path)}
 
 
 def run_evidence(cases: dict[str, dict]) -> list[dict]:

@@ -2,14 +2,19 @@
 inner run (JUnit outcomes) and the engine (labelled containers, create events)."""
 from __future__ import annotations
 
-import os
+import json
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+import pytest
 
 from imagecheck.pytest_plugin.scheduling import image_of
+from imagecheck.runtime.lifecycle import PID_LABEL, RUN_LABEL, process_is_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = "pytorch-cuda:v2.6"
@@ -33,7 +38,8 @@ class SuiteRun:
     outcomes: dict[str, Outcome]
     started: float
     finished: float
-    workdir: Path | None = None  # where the run's JUnit files are (run_suite_subprocess)
+    workdir: Path | None = None  # where the run's JUnit files are
+    stderr: str = ""
 
     def names(self, outcome: str) -> set[str]:
         return {name for name, o in self.outcomes.items() if o.outcome == outcome}
@@ -41,10 +47,28 @@ class SuiteRun:
     def message(self, name: str) -> str:
         return self.outcomes[name].message
 
+    @property
+    def lines(self) -> pytest.LineMatcher:
+        """Its output (stdout, then stderr), for fnmatch_lines."""
+        return pytest.LineMatcher((self.stdout + self.stderr).splitlines())
 
-def parse_junit(path: Path) -> dict[str, Outcome]:
-    """Outcomes by test name (test_x[image-param]) from a JUnit XML file."""
-    outcomes = {}
+
+@dataclass
+class Case:
+    """One test case of a JUnit XML file: outcome and message, time, file, properties."""
+
+    name: str
+    outcome: str
+    message: str
+    time: float
+    file: str
+    properties: dict = field(default_factory=dict)
+
+
+def junit_cases(path: Path) -> list[Case]:
+    """Every test case of a JUnit XML file (property values that are JSON decoded): the one
+    JUnit reader of the self-tests."""
+    cases = []
     for case in ET.parse(path).getroot().iter("testcase"):
         outcome, message = "passed", ""
         for tag in ("failure", "error", "skipped"):
@@ -53,13 +77,27 @@ def parse_junit(path: Path) -> dict[str, Outcome]:
                 outcome = {"failure": "failed"}.get(tag, tag)
                 message = (element.get("message") or "") + "\n" + (element.text or "")
                 break
-        outcomes[case.get("name")] = Outcome(outcome, message)
-    return outcomes
+        properties = {}
+        for prop in case.iter("property"):
+            value = prop.get("value")
+            try:
+                value = json.loads(value)
+            except (TypeError, ValueError):
+                pass
+            properties[prop.get("name")] = value
+        cases.append(Case(case.get("name"), outcome, message, float(case.get("time") or 0),
+                          case.get("classname"), properties))
+    return cases
+
+
+def parse_junit(path: Path) -> dict[str, Outcome]:
+    """Outcomes by test name (test_x[image-param]) from a JUnit XML file."""
+    return {case.name: Outcome(case.outcome, case.message) for case in junit_cases(path)}
 
 
 def labelled_containers(client: docker.DockerClient, **labels: str) -> list:
     """Containers (running or not) that carry imagecheck.run and the given label values."""
-    filters = ["imagecheck.run"] + [f"imagecheck.{k}={v}" for k, v in labels.items()]
+    filters = [RUN_LABEL] + [f"imagecheck.{k}={v}" for k, v in labels.items()]
     return client.containers.list(all=True, filters={"label": filters})
 
 
@@ -68,19 +106,9 @@ def containers_created(client: docker.DockerClient, since: float, until: float, 
     whose pytest process has ended: an inner run that finished, not another run of the
     same image going on beside the self-tests."""
     filters = {"type": "container", "event": "create",
-               "label": ["imagecheck.run"] + [f"imagecheck.{k}={v}" for k, v in labels.items()]}
+               "label": [RUN_LABEL] + [f"imagecheck.{k}={v}" for k, v in labels.items()]}
     events = client.events(since=int(since), until=int(until) + 1, filters=filters, decode=True)
-    return [e for e in events if not _alive(e.get("Actor", {}).get("Attributes", {}).get("imagecheck.pid"))]
-
-
-def _alive(pid: str | None) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (TypeError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+    return [e for e in events if not process_is_alive(e.get("Actor", {}).get("Attributes", {}).get(PID_LABEL))]
 
 
 def suite_args(*args: str, tests: tuple[str, ...] = ("tests",)) -> list[str]:
@@ -89,20 +117,17 @@ def suite_args(*args: str, tests: tuple[str, ...] = ("tests",)) -> list[str]:
     return [*[str(ROOT / t) for t in tests], "--rootdir", str(ROOT), "-p", "no:cacheprovider", *args]
 
 
-def run_suite_subprocess(workdir: Path, *args: str, tests: tuple[str, ...] = ("tests",),
-                         timeout: float = 1800) -> SuiteRun:
-    """The suite in a subprocess without pytester, for module-scoped runs shared by tests."""
-    import subprocess
-    import sys
-    import time
-
+def run_inner(workdir: Path, *args: str, tests: tuple[str, ...] = ("tests",), timeout: float = 1800,
+              env: dict[str, str] | None = None) -> SuiteRun:
+    """The suite in a subprocess, run from workdir with its JUnit XML there: the one way the
+    self-tests launch an inner run (the suite's own tests, with the project's configuration)."""
     junit = workdir / f"junit-{time.monotonic_ns()}.xml"
     started = time.time()
     proc = subprocess.run([sys.executable, "-m", "pytest", *suite_args(f"--junitxml={junit}", "-rA", *args, tests=tests)],
-                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
+                          cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     finished = time.time()
     outcomes = parse_junit(junit) if junit.exists() else {}
-    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, outcomes, started, finished, workdir)
+    return SuiteRun(proc.returncode, proc.stdout, outcomes, started, finished, workdir, proc.stderr)
 
 
 def checks_of(names, ref: str, refs) -> set[str]:

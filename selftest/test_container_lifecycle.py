@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from helpers import REFERENCE, SEEDRECIPE, containers_created, labelled_containers, suite_args
+from helpers import REFERENCE, SEEDRECIPE, containers_created, labelled_containers, run_inner, suite_args
 
 QUICK = ("tests/test_versions.py",)
 
@@ -114,9 +114,9 @@ def test_absent_image_says_how_to_build_or_load_it(run_suite):
 
 def test_engine_down_is_explained(pytester, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    result = pytester.runpytest_subprocess(*suite_args("--image", REFERENCE, tests=QUICK))
+    result = run_inner(pytester.path, "--image", REFERENCE, tests=QUICK, timeout=600)
     assert result.ret == 1
-    text = result.stdout.str()
+    text = result.stdout
     assert "cannot reach the Docker engine" in text and "unix:///nonexistent/docker.sock" in text
     assert "hint: start it" in text and "Traceback" not in text
 

@@ -8,7 +8,7 @@ import docker
 import pytest
 
 from ddp_runs import DDP_TESTS, HANG, MULTI, SINGLE, junit_cases, leftovers, names, processes_of, run_evidence
-from helpers import labelled_containers, run_suite_subprocess
+from helpers import labelled_containers, run_inner
 
 from imagecheck.runtime.lifecycle import RunIdentity
 
@@ -18,7 +18,7 @@ LIMIT = 60
 @pytest.fixture(scope="module")
 def hang_run(tmp_path_factory, fixture_image):
     fixture_image(HANG)
-    return run_suite_subprocess(tmp_path_factory.mktemp("ddp-hang"), "--image", HANG, tests=DDP_TESTS, timeout=900)
+    return run_inner(tmp_path_factory.mktemp("ddp-hang"), "--image", HANG, tests=DDP_TESTS, timeout=900)
 
 
 def test_every_distributed_check_fails_naming_the_stalled_rank(hang_run):

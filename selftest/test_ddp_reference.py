@@ -8,7 +8,7 @@ suite does not pass again to each exec)."""
 import pytest
 
 from ddp_runs import BANDWIDTH, DDP_TESTS, MULTI, SINGLE, junit_cases, leftovers, names, run_evidence
-from helpers import REFERENCE, run_suite_subprocess
+from helpers import REFERENCE, run_inner
 
 # What each rank must see (imagecheck.rules.ddp_plan.RUN_ENV), written out here on purpose.
 SAFETY = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1",
@@ -18,7 +18,7 @@ SAFETY = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVS
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory, fixture_image):
     fixture_image(REFERENCE)
-    return run_suite_subprocess(tmp_path_factory.mktemp("ddp-reference"), "--image", REFERENCE, tests=DDP_TESTS,
+    return run_inner(tmp_path_factory.mktemp("ddp-reference"), "--image", REFERENCE, tests=DDP_TESTS,
                                 timeout=1200)
 
 
@@ -64,7 +64,7 @@ def test_distributed_runs_leave_no_container_or_network(reference_run, docker_cl
 
 def test_require_gpu_fails_every_distributed_check_on_a_cpu_host(tmp_path, fixture_image):
     fixture_image(REFERENCE)
-    run = run_suite_subprocess(tmp_path, "--image", REFERENCE, "--require-gpu", tests=DDP_TESTS, timeout=600)
+    run = run_inner(tmp_path, "--image", REFERENCE, "--require-gpu", tests=DDP_TESTS, timeout=600)
     assert run.names("failed") == names(REFERENCE, SINGLE | MULTI), run.stdout[-3000:]
     for name in run.names("failed"):
         assert "needs 2 GPU(s), this host grants 0" in run.message(name)

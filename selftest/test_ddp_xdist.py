@@ -6,7 +6,7 @@ workers, shared and marked so with fewer) is tested as logic only in test_ddp_lo
 import pytest
 
 from ddp_runs import BANDWIDTH, SINGLE, junit_cases, names, run_evidence
-from helpers import REFERENCE, run_suite_subprocess
+from helpers import REFERENCE, run_inner
 
 OTHER = "pytorch-cuda:v2.6-cuda-visible-devices"  # any second image whose torchrun works on CPU
 
@@ -15,7 +15,7 @@ OTHER = "pytorch-cuda:v2.6-cuda-visible-devices"  # any second image whose torch
 def xdist_run(tmp_path_factory, fixture_image):
     for ref in (REFERENCE, OTHER):
         fixture_image(ref)
-    return run_suite_subprocess(tmp_path_factory.mktemp("ddp-xdist"), "-n", "2", "--image", REFERENCE,
+    return run_inner(tmp_path_factory.mktemp("ddp-xdist"), "-n", "2", "--image", REFERENCE,
                                 "--image", OTHER, tests=("tests/test_ddp.py",), timeout=1200)
 
 

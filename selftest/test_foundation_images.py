@@ -3,7 +3,7 @@ passes every one; the articles' recipe fails exactly the checks its torch downgr
 breaks, each saying why; and every image gets ONE probe container, however many checks."""
 import pytest
 
-from helpers import REFERENCE, SEEDRECIPE, checks_of, containers_created, run_suite_subprocess
+from helpers import REFERENCE, SEEDRECIPE, checks_of, containers_created, run_inner
 
 FOUNDATION = ("tests/test_imports.py", "tests/test_versions.py", "tests/test_release_pairing.py",
               "tests/test_pip_check.py", "tests/test_shared_libraries.py", "tests/test_derived_image.py")
@@ -14,7 +14,7 @@ CHECKS_PER_IMAGE = 15
 def both_images(tmp_path_factory, docker_client, fixture_image):
     fixture_image(REFERENCE)
     fixture_image(SEEDRECIPE)
-    return run_suite_subprocess(tmp_path_factory.mktemp("foundation"), "--image", REFERENCE, "--image", SEEDRECIPE,
+    return run_inner(tmp_path_factory.mktemp("foundation"), "--image", REFERENCE, "--image", SEEDRECIPE,
                                 tests=FOUNDATION)
 
 
@@ -68,7 +68,7 @@ def test_each_image_gets_one_probe_container_for_all_its_checks(both_images, doc
 
 def test_an_image_that_cannot_be_extended_fails_the_derived_check(tmp_path, fixture_image):
     ref = fixture_image("imagecheck-fixture/no-python:latest")
-    run = run_suite_subprocess(tmp_path, "--image", ref, tests=("tests/test_derived_image.py",))
+    run = run_inner(tmp_path, "--image", ref, tests=("tests/test_derived_image.py",))
     name = f"test_derived_image_still_imports[{ref}]"
     assert run.outcomes[name].outcome == "failed"
     assert f"a derived image (FROM {ref}, pip install one wheel as root) cannot be made" in run.message(name)
@@ -76,7 +76,7 @@ def test_an_image_that_cannot_be_extended_fails_the_derived_check(tmp_path, fixt
 
 def test_a_missing_bundled_library_fails_only_the_shared_library_check(tmp_path, fixture_image):
     ref = fixture_image("pytorch-cuda:v2.6-missing-library")
-    run = run_suite_subprocess(tmp_path, "--image", ref, tests=FOUNDATION)
+    run = run_inner(tmp_path, "--image", ref, tests=FOUNDATION)
     assert run.names("failed") == {f"test_every_shared_library_resolves[{ref}]"}
     message = run.message(f"test_every_shared_library_resolves[{ref}]")
     assert "torchvision/image.so: libpng16" in message and "not found" in message

@@ -22,7 +22,7 @@ import json
 
 import pytest
 
-from helpers import REFERENCE, checks_of, run_suite_subprocess
+from helpers import REFERENCE, checks_of, run_inner
 
 from imagecheck.image import preflight
 from imagecheck.rules import shm
@@ -59,14 +59,14 @@ def cpu_run(tmp_path_factory, docker_client, fixture_image):
         fixture_image(ref)
     args = [a for ref in REFS for a in ("--image", ref)]
     workdir = tmp_path_factory.mktemp("gpu-tier")
-    return run_suite_subprocess(workdir, *args, "--signoff-report", str(workdir / "report"),
+    return run_inner(workdir, *args, "--signoff-report", str(workdir / "report"),
                                 tests=GPU_TIER + FOUNDATION)
 
 
 @pytest.fixture(scope="module")
 def require_gpu_run(tmp_path_factory, docker_client, fixture_image):
     fixture_image(REFERENCE)
-    return run_suite_subprocess(tmp_path_factory.mktemp("require-gpu"), "--image", REFERENCE, "--require-gpu",
+    return run_inner(tmp_path_factory.mktemp("require-gpu"), "--image", REFERENCE, "--require-gpu",
                                 "-m", "gpu", tests=GPU_TIER)
 
 
@@ -134,7 +134,7 @@ def test_a_host_problem_fails_the_preflight_check_and_skips_the_other_gpu_checks
     driver = tmp_path / "driver-without-libcuda"
     driver.mkdir()
     preflight_check, other = "test_host_driver_runs_the_image_cuda", "test_matmul_and_convolution_run_on_the_gpu"
-    run = run_suite_subprocess(tmp_path, "--image", REFERENCE, "--gpu-mode", "devices", "--gpus", "0,1",
+    run = run_inner(tmp_path, "--image", REFERENCE, "--gpu-mode", "devices", "--gpus", "0,1",
                                "--gpu-driver-dir", str(driver), "-k", f"{preflight_check} or {other}",
                                tests=("tests/test_cuda.py",))
     assert {base(n): o.outcome for n, o in run.outcomes.items()} == {preflight_check: "failed", other: "skipped"}, \

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from helpers import ROOT
-from imagecheck.image import cve_scan, filesystem_walk as filesystem
+from imagecheck.image import filesystem_walk as filesystem
 from imagecheck.rules import cves, secrets
 from imagecheck.image.listeners import _proc_address
 

@@ -2,20 +2,7 @@
 from the host when the image runs its own CMD, and nothing else listens."""
 import pytest
 
-from imagecheck.check import ImagecheckError, fail, skip_for
-from imagecheck.image import services as services_module
-
-
-@pytest.fixture
-def services_as_started(image):
-    """The shared services container as it came up, silent ports and all: this module's
-    answers check judges them (the `services` fixture requires every port to answer)."""
-    try:
-        return services_module.for_checks(image, ready=False)
-    except services_module.ServicesUnavailable as error:
-        skip_for(error)
-    except ImagecheckError as error:
-        fail(str(error))
+from imagecheck.image import listeners
 
 
 @pytest.mark.facts
@@ -45,10 +32,10 @@ def test_every_listed_port_answers_from_the_host(image, services_as_started, evi
 
 @pytest.mark.services
 def test_no_unlisted_port_listens(image, services, evidence):
-    listeners, source = services_module.listening_sockets(services.container, image.spec.timeouts.command)
-    evidence("ports.listening", [str(l) for l in listeners])
+    found, source = listeners.listening_sockets(services.container, image.spec.timeouts.command)
+    evidence("ports.listening", [str(l) for l in found])
     evidence("ports.listening_source", source)
-    unlisted = [l for l in listeners if l.port not in image.spec.ports]
+    unlisted = [l for l in found if l.port not in image.spec.ports]
     assert not unlisted, (f"{image.ref}, started with its own CMD, listens on ports images.yaml does not list:\n  "
                           + "\n  ".join(str(l) for l in unlisted)
                           + f"\n  (listed: {sorted(image.spec.ports)}; seen with {source})"

@@ -3,7 +3,7 @@ login, by the daemon's effective configuration), and every container has its own
 keys (keys baked into the image are shared by everyone who pulls it)."""
 import pytest
 
-from imagecheck.check import ImagecheckError, fail, not_applicable, skip_for
+from imagecheck.check import ImagecheckError, fail, not_applicable
 from imagecheck.image import services as services_module
 from imagecheck.image import ssh
 
@@ -37,18 +37,6 @@ def sshd_config(image, services):
 
 def _login_user(image) -> str:
     return image.spec.user.name if image.spec.user else (image.config.get("User") or "root").split(":")[0]
-
-
-@pytest.fixture
-def services_as_started(image):
-    """The shared services container as it came up, silent ports and all: the banner check
-    judges the SSH port's answer (the `services` fixture requires every port to answer)."""
-    try:
-        return services_module.for_checks(image, ready=False)
-    except services_module.ServicesUnavailable as error:
-        skip_for(error)
-    except ImagecheckError as error:
-        fail(str(error))
 
 
 def test_ssh_answers_with_its_banner(image, services_as_started, evidence):

@@ -33,6 +33,8 @@ DATA_DIGESTS = {name: hashlib.sha256(data).hexdigest() for name, data in DATA_FI
 class MountsUnavailable(ImagecheckError):
     """Host folders cannot be mounted into this engine's containers (it is not on this host)."""
 
+    requirement = {"kind": "local_engine"}  # what this host lacks, for the sign-off
+
 
 @dataclass
 class MountedFolders:

@@ -24,7 +24,6 @@ import http.client
 import json
 import secrets as random
 import socket
-import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,6 +40,8 @@ HTTP_SERVICES = ("jupyter", "http")
 
 class ServicesUnavailable(ImagecheckError):
     """The image's services cannot be started here (not the image's fault: no bridge network)."""
+
+    requirement = {"kind": "bridge_network"}  # what this host lacks, for the sign-off
 
 
 class ServicesNotPromised(ServicesUnavailable, NotPromised):

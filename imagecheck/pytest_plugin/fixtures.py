@@ -1,5 +1,5 @@
 """The fixtures a check can use: image, facts, evidence, require_gpus, progress, services,
-ddp_runs (`pytest --fixtures` lists them with these docstrings).
+services_as_started, ddp_runs (`pytest --fixtures` lists them with these docstrings).
 
 The image fixture is session-scoped and parametrized indirectly over the images under
 test (hooks.pytest_generate_tests), so checks group by image and one container serves all
@@ -79,18 +79,30 @@ def facts(image: ImageUnderTest) -> Facts:
     return FactsOnFirstUse(image)  # type: ignore[return-value]
 
 
-@pytest.fixture
-def services(image: ImageUnderTest):
-    """The image started with its own ENTRYPOINT and CMD, its listed ports published to free
-    host ports (image/services.py), shared by the service checks of the image.
-    Skips when images.yaml lists no ports (does not apply) or the engine cannot publish
-    them (cannot run here); fails with the reason when the services do not come up."""
+def _services(image: ImageUnderTest, *, ready: bool) -> services_module.Services:
     try:
-        return services_module.for_checks(image)
+        return services_module.for_checks(image, ready=ready)
     except services_module.ServicesUnavailable as error:
         skip_for(error)
     except ImagecheckError as error:
         fail(str(error))
+
+
+@pytest.fixture
+def services(image: ImageUnderTest) -> services_module.Services:
+    """The image started with its own ENTRYPOINT and CMD, its listed ports published to free
+    host ports (image/services.py), shared by the service checks of the image, every listed
+    port answering. Skips when images.yaml lists no ports (does not apply) or the engine
+    cannot publish them (cannot run here); fails with the reason when the services do not
+    come up."""
+    return _services(image, ready=True)
+
+
+@pytest.fixture
+def services_as_started(image: ImageUnderTest) -> services_module.Services:
+    """The same shared services container as it came up, silent ports and all, for the
+    checks that judge how each port answered (services.answers)."""
+    return _services(image, ready=False)
 
 
 @pytest.fixture

@@ -29,20 +29,11 @@ RELEASE_NOTE = "--require-gpu makes that a failure"
 PASSED, FAILED, NOT_APPLICABLE_STATUS, COULD_NOT_RUN = "passed", "failed", "not_applicable", "could_not_run"
 
 
-class CouldNotRunHere(pytest.skip.Exception):
-    """A skip: the check applies, this host cannot run it; `requirement` says what is missing."""
-
-    def __init__(self, reason: str, requirement: dict | None) -> None:
-        super().__init__(reason, pytrace=False)
-        self.requirement = requirement
-
-
-class FailedForTheHost(pytest.fail.Exception):
-    """In a release run, a check that could not run here fails; `requirement` says why."""
-
-    def __init__(self, reason: str, requirement: dict | None) -> None:
-        super().__init__(reason, pytrace=False)
-        self.requirement = requirement
+def _carrying(error: BaseException, requirement: dict | None) -> BaseException:
+    """pytest's own outcome exception, with the missing requirement as an attribute (a
+    subclass would change how pytest names the outcome in its reports)."""
+    error.requirement = requirement  # type: ignore[attr-defined]
+    return error
 
 
 def fail(message: str) -> NoReturn:
@@ -57,12 +48,12 @@ def not_applicable(reason: str) -> NoReturn:
 
 def could_not_run(reason: str, requirement: dict | None = None) -> NoReturn:
     """Skip: this host cannot run the check; requirement is what it lacks, as data."""
-    raise CouldNotRunHere(reason, requirement) from None
+    raise _carrying(pytest.skip.Exception(reason, pytrace=False), requirement) from None
 
 
 def fail_for_the_host(reason: str, requirement: dict | None = None) -> NoReturn:
     """Fail (a release run): this host cannot run the check; requirement is what it lacks."""
-    raise FailedForTheHost(f"{reason}\n  ({RELEASE_NOTE})", requirement) from None
+    raise _carrying(pytest.fail.Exception(f"{reason}\n  ({RELEASE_NOTE})", pytrace=False), requirement) from None
 
 
 def skip_for(error: Exception) -> NoReturn:
@@ -71,7 +62,7 @@ def skip_for(error: Exception) -> NoReturn:
     error's `requirement`, when it carries one)."""
     if isinstance(error, NotPromised):
         not_applicable(str(error))
-    raise CouldNotRunHere(str(error), getattr(error, "requirement", None)) from None
+    could_not_run(str(error), getattr(error, "requirement", None))
 
 
 def is_not_applicable(skip_reason: str | None) -> bool:

@@ -32,14 +32,14 @@ def connect(timeout: int = 120) -> docker.DockerClient:
 
 
 def require_image(client: docker.DockerClient, ref: str) -> docker.models.images.Image:
-    """The image, already on the engine (pulling, when asked for, happens before: image.pull)."""
+    """The image, already on the engine; the suite never pulls."""
     try:
         return client.images.get(ref)
     except docker.errors.ImageNotFound:
         raise ImageNotFound(explain(
-            f"image {ref} is not present on this Docker engine", expected="a local image (--pull never)",
-            hint="`make fixtures` builds the project's own images; load others with `docker load -i FILE`, "
-                 "build them first, or let the suite pull them (--pull missing)")) from None
+            f"image {ref} is not present on this Docker engine", expected="a local image (the suite never pulls)",
+            hint="`make fixtures` builds the project's own images; load others with `docker load -i FILE` "
+                 "or build them first")) from None
 
 
 def has_default_bridge(client: docker.DockerClient) -> bool:
