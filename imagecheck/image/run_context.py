@@ -11,15 +11,19 @@ import docker
 from ..errors import ImagecheckError
 from ..runtime.gpu import GpuAccess
 from ..runtime.lifecycle import RunIdentity
+from ..runtime.registry import DEFAULT_PULL_POLICY
 
 
 @dataclass
 class RunContext:
-    """What every image of the session shares: the engine, the run identity, GPU access."""
+    """What every image of the session shares: the engine, the run identity, GPU access,
+    the pull policy, and where progress lines go (say(ref, message))."""
 
     identity: RunIdentity
     client_factory: Callable[[], docker.DockerClient]
     gpu_factory: Callable[[docker.DockerClient | None], GpuAccess]
+    pull_policy: str = DEFAULT_PULL_POLICY
+    say: Callable[[str, str], None] = lambda ref, message: None
     _client: docker.DockerClient | None = None
     _gpu: GpuAccess | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)

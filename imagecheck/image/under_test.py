@@ -22,8 +22,10 @@ from typing import Any, Callable, Hashable, Iterator, TypeVar
 import docker.errors
 
 from ..config import ImageSpec
+from ..rules import image_reference
+from ..rules.image_reference import ImageReference
+from ..runtime import registry
 from ..runtime.container import Container
-from ..runtime.engine import require_image
 from ..runtime.gpu import GpuAccess
 from . import companions, probes
 from .facts import Facts
@@ -46,8 +48,8 @@ class ImageUnderTest:
         self.containers_started = 0
         self.torch_imports = 0
         self.memo = OncePerImage(ref)
+        self.resolved = OncePerImage(ref)  # the image itself: resolved (pulled) once, kept past close()
         self._counts_lock = threading.Lock()
-        self._image = None
         self._live: list[Container] = []
 
     def __repr__(self) -> str:
@@ -60,11 +62,17 @@ class ImageUnderTest:
 
     # ---- the image -------------------------------------------------------------------
     @property
+    def reference(self) -> ImageReference:
+        """The reference parsed (the plugin refuses one the grammar refuses before any check)."""
+        return image_reference.parse(self.ref)
+
+    @property
     def docker_image(self):
-        """The image object on the engine (ImageNotFound with a hint if absent)."""
-        if self._image is None:
-            self._image = require_image(self.context.client, self.ref)
-        return self._image
+        """The image object on the engine, pulled first as the run's pull policy says (once
+        per image and process: ImageNotFound or PullError with a hint, kept for every check)."""
+        return self.resolved.get("docker-image", lambda: registry.ensure(
+            self.context.client, self.reference, self.context.pull_policy,
+            lambda message: self.context.say(self.ref, message)))
 
     @property
     def config(self) -> dict:

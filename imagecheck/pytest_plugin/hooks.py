@@ -19,9 +19,11 @@ from ..errors import ConfigError, ImagecheckError
 from ..image.companions import FACT_COMPANIONS
 from ..image.run_context import RunContext
 from ..image.under_test import ImageUnderTest
+from ..rules import image_reference
 from ..runtime import container as container_runtime
 from ..runtime import engine
 from ..runtime import gpu as gpu_runtime
+from ..runtime import registry
 from ..runtime.lifecycle import RunIdentity, new_run_id
 from ..signoff import plugin as signoff_plugin
 from . import progress as progress_module
@@ -54,6 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gpu-driver-dir", default=gpu_runtime.DEFAULT_DRIVER_DIR, metavar="PATH",
                     help="Host folder with the NVIDIA driver's user-space libraries, mounted read-only "
                          "in devices mode (default: /usr/local/nvidia)")
+    group.addoption("--pull", default=registry.DEFAULT_PULL_POLICY, metavar="POLICY",
+                    help="When to pull an image from its registry: never, missing (only what the engine lacks), "
+                         f"always (default: {registry.DEFAULT_PULL_POLICY}); the docker CLI's credentials are used")
     group.addoption("--require-gpu", action="store_true", default=False,
                     help="Release sign-off: a GPU check that cannot run fails instead of skipping")
     signoff_plugin.add_options(group)
@@ -69,9 +74,14 @@ def pytest_configure(config: pytest.Config) -> None:
         gpu_runtime.parse_gpus(config.getoption("--gpus"))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
+    pull = config.getoption("--pull")
+    if pull not in registry.PULL_POLICIES:
+        raise pytest.UsageError(f"--pull {pull!r}: expected one of {', '.join(registry.PULL_POLICIES)}")
     for ref in config.getoption("--image"):
-        if not ref.strip() or any(c.isspace() for c in ref):
-            raise pytest.UsageError(f"--image {ref!r}: expected an image reference such as pytorch-cuda:v2.6")
+        problem = image_reference.problem(ref)
+        if problem:
+            raise pytest.UsageError(f"--image {ref!r}: expected an image reference such as pytorch-cuda:v2.6, "
+                                    f"registry.example.com:5000/team/pytorch-cuda:v2.6 or REPO@sha256:DIGEST; {problem}")
     path = Path(config.getoption("--images-file") or Path(config.rootpath) / "images.yaml")
     try:
         catalog = config_module.load(path)
@@ -83,7 +93,9 @@ def pytest_configure(config: pytest.Config) -> None:
         client_factory=engine.connect,
         gpu_factory=lambda client: gpu_runtime.worker_share(
             gpu_runtime.choose(mode, config.getoption("--gpus"), config.getoption("--gpu-driver-dir"), client),
-            worker_id(config), worker_count(config)))
+            worker_id(config), worker_count(config)),
+        pull_policy=pull,
+        say=lambda ref, message: progress_module.Progress(config, ref)(message))
     state = ImagecheckState(catalog, refs, context, config.getoption("--require-gpu"))
     config.stash[STATE] = state
     state.sigterm.install()
