@@ -8,7 +8,7 @@ ARGS ?=
 REPORTS ?= reports
 
 .DEFAULT_GOAL := help
-.PHONY: help setup fixtures validate test nightly bench clean
+.PHONY: help setup fixtures test-tools validate test nightly bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,13 @@ validate: setup ## Validate IMAGE (default: the reference image, built if missin
 	$(BIN)/python fixtures/images/build.py --if-known $(IMAGE)
 	$(BIN)/pytest --image $(IMAGE) $(ARGS)
 
-test: fixtures ## Run the suite's own tests (self-tests against real Docker and the fixture images)
+test-tools: ## Install what the self-tests start beside the engine: the distribution registry and htpasswd (Debian)
+	@command -v docker-registry >/dev/null && command -v htpasswd >/dev/null || { \
+	  echo "installing docker-registry and apache2-utils (htpasswd) for the registry self-tests"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q docker-registry apache2-utils; }
+
+test: fixtures test-tools ## Run the suite's own tests (self-tests against real Docker, a real registry and the fixture images)
 	$(BIN)/pytest selftest $(ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: the setup is broken"; exit 1; fi; exit $$rc
 

@@ -104,11 +104,11 @@ def test_failed_start_is_removed_and_explained(run_suite, docker_client, fixture
 
 
 def test_absent_image_says_how_to_build_or_load_it(run_suite):
-    result = run_suite("--image", "imagecheck-fixture/absent:never-built", tests=QUICK)
+    result = run_suite("--image", "imagecheck-fixture/absent:never-built", "--pull", "never", tests=QUICK)
     assert result.ret == 1
     message = result.message(sorted(result.names("error") | result.names("failed"))[0])
     assert "image imagecheck-fixture/absent:never-built is not present on this Docker engine" in message
-    assert "the suite never pulls" in message and "make fixtures" in message and "docker load" in message
+    assert "--pull never" in message and "make fixtures" in message and "docker load" in message
     assert "Traceback" not in result.stdout
 
 

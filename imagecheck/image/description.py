@@ -1,7 +1,8 @@
 """What the sign-off records about an image and the host, beyond its checks.
 
 - expectations(spec): what images.yaml promises and the sign-off policy;
-- describe(image): reference, ID, registry digests, size, creation date, labels, user,
+- describe(image): reference, what was judged (the repository digest, else the image ID),
+  ID, registry digests, size, creation date, labels, user,
   entrypoint and command (from the engine, credentials redacted: metadata()), and the
   versions seen inside (from the image's one `facts` probe). It is taken when the image's
   checks end, before its containers go (the plugin's image fixture), never by the report;
@@ -19,6 +20,7 @@ from typing import Any
 from ..config import ImageSpec
 from ..errors import ImagecheckError
 from ..rules import secrets
+from ..rules.image_reference import judged_identity
 from .run_context import RunContext
 from .under_test import ImageUnderTest
 
@@ -64,6 +66,7 @@ def describe(image: ImageUnderTest) -> dict[str, Any]:
         out["error"] = str(error)
         return out
     out["image"] = metadata(attrs)
+    out["judged"] = judged_identity(image.reference, attrs.get("Id"), attrs.get("RepoDigests") or [])
     try:
         facts = image.facts()
     except ImagecheckError as error:

@@ -98,3 +98,13 @@ def problem(text: str) -> str | None:
     except BadReference as error:
         return str(error)
     return None
+
+
+def judged_identity(reference: ImageReference, image_id: str | None, repo_digests: list[str]) -> str | None:
+    """What a sign-off is about: the repository digest of the image as this reference names
+    it (REPO@sha256:...), else any repository digest it carries, else its image ID (an image
+    never pushed has no digest)."""
+    if reference.digest:
+        return f"{reference.repository}@{reference.digest}"
+    mine = [d for d in repo_digests if d.rpartition("@")[0] == reference.repository]
+    return (mine or sorted(repo_digests) or [image_id])[0]

@@ -103,8 +103,8 @@ def explain_pull_failure(reference: ImageReference, engine_says: str, tags: list
                        hint="start the registry or check the address and port; a registry on another host must "
                             "be reachable from the Docker engine (not only from this shell)")
     if "manifest unknown" in lower or "not found" in lower or "name unknown" in lower:
+        what = f"digest {reference.digest}" if reference.digest else f"tag {reference.tag or 'latest'}"
         if tags is None:
-            what = f"the digest {reference.digest}" if reference.digest else f"the tag {reference.tag or 'latest'}"
             return explain(f"the registry {registry} holds no {reference.path} with {what}",
                            expected=f"{reference.text} in the registry", observed=said, where=where,
                            hint="the repository or the tag does not exist (or was deleted): check the name, "
@@ -113,7 +113,6 @@ def explain_pull_failure(reference: ImageReference, engine_says: str, tags: list
             return explain(f"the registry {registry} has no repository {reference.path}",
                            expected=f"{reference.text} in the registry", observed=f"{said}; the repository is unknown",
                            where=where, hint="check the repository's name, or push the image first")
-        what = f"the digest {reference.digest}" if reference.digest else f"the tag {reference.tag or 'latest'}"
         shown = ", ".join(sorted(tags)[:12]) + (f" and {len(tags) - 12} more" if len(tags) > 12 else "")
         return explain(f"the repository {reference.path} on {registry} has no {what}",
                        expected=f"{reference.text} in the registry", observed=f"{said}; its tags: {shown}",
