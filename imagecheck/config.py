@@ -56,6 +56,17 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class LimitsSpec:
+    """Bounds on every container the suite starts of the image (a hostile or broken image
+    cannot take the host down): the processes and threads it may run, its memory, and
+    whether a process in it may gain privileges (setuid binaries, file capabilities)."""
+
+    pids: int = 4096                 # tasks (processes and threads); torch.compile and DDP need hundreds
+    memory: str | None = None        # docker's --memory (e.g. "48g"); null: three quarters of the host's memory
+    no_new_privileges: bool = True
+
+
+@dataclass(frozen=True)
 class GpuSpec:
     """What the image needs of the host's GPUs."""
 
@@ -167,6 +178,7 @@ class ImageSpec:
     jupyter: JupyterSpec = field(default_factory=JupyterSpec)
     environment: dict[str, str] = field(default_factory=dict)
     run_options: RunOptions = field(default_factory=RunOptions)
+    limits: LimitsSpec = field(default_factory=LimitsSpec)
     gpu: GpuSpec = field(default_factory=GpuSpec)
     compile: CompileSpec = field(default_factory=CompileSpec)
     dataloader: DataLoaderSpec = field(default_factory=DataLoaderSpec)
