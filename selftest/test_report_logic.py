@@ -3,92 +3,102 @@ and the renderers on a hand-made model (no Docker: these are rules over plain da
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
 
 from imagecheck.image import description as imageinfo
 from imagecheck.rules import perf
-from imagecheck.signoff import baseline, verdict
+from imagecheck.signoff import baseline, records, verdict
+from imagecheck.signoff.model import BaselineInfo, CheckRecord, ImageInfo, ImageReport, PerfFigure, Policy, \
+    Regression, SignOff
 from imagecheck.signoff import html as report_html
 from imagecheck.signoff import markdown as report_md
 from imagecheck.pytest_plugin.scheduling import image_of
 
 
-def check(name: str, outcome: str, message: str = "", **evidence) -> dict:
-    return {"check": name, "function": name.split("[")[0], "outcome": outcome, "message": message,
-            "evidence": evidence}
+def check(name: str, outcome: str, message: str = "", **evidence) -> CheckRecord:
+    return CheckRecord(check=name, function=name.split("[")[0], outcome=outcome, message=message, evidence=evidence)
+
+
+def decide(checks: list[CheckRecord], *, required: list[str], advisory: list[str], require_gpu: bool,
+           incomplete: list[str] = (), regressions: list[Regression] = ()) -> ImageReport:
+    """The verdict on an image of these checks, each required unless advisory (as records.build decides)."""
+    checks = [replace(c, required=records.is_required(c.check, c.function, advisory)) for c in checks]
+    image = ImageReport("img", policy=Policy(required, advisory), checks=checks, regressions=list(regressions))
+    return verdict.judge(image, mode=verdict.RELEASE if require_gpu else verdict.DEVELOPMENT, incomplete=incomplete)
 
 
 def test_everything_is_required_unless_listed_advisory():
     checks = [check("test_a", "passed"), check("test_b", "failed", "b broke"), check("test_c[x]", "failed", "c broke")]
-    decided = verdict.decide(checks, required=[], advisory=["test_c"], require_gpu=False)
-    assert decided["verdict"] == verdict.BLOCKED
-    assert decided["reasons"] == ["required check test_b failed: b broke"]
-    assert any("advisory check test_c[x] failed: c broke" in note for note in decided["notes"])
+    decided = decide(checks, required=[], advisory=["test_c"], require_gpu=False)
+    assert decided.verdict == verdict.BLOCKED
+    assert decided.reasons == ["required check test_b failed: b broke"]
+    assert any("advisory check test_c[x] failed: c broke" in note for note in decided.notes)
 
 
 def test_an_advisory_entry_can_name_one_parameter():
     checks = [check("test_v[triton]", "failed", "old triton"), check("test_v[torch]", "passed")]
-    decided = verdict.decide(checks, required=[], advisory=["test_v[triton]"], require_gpu=False)
-    assert decided["verdict"] == verdict.SIGNED_OFF
+    decided = decide(checks, required=[], advisory=["test_v[triton]"], require_gpu=False)
+    assert decided.verdict == verdict.SIGNED_OFF
 
 
 def test_a_check_that_does_not_apply_never_blocks_a_release():
     checks = [check("test_a", "passed"),
               check("test_onnx", "skipped", "Skipped: does not apply: images.yaml promises no ONNX export for x"),
               check("test_cpu[x]", "skipped", "Skipped: does not apply: this host grants 1 GPU(s): checked on CUDA")]
-    release = verdict.decide(checks, required=[], advisory=[], require_gpu=True)
-    assert release["verdict"] == verdict.SIGNED_OFF and release["reasons"] == []
-    assert "2 check(s) do not apply to this image: test_onnx, test_cpu[x]" in release["notes"]
+    release = decide(checks, required=[], advisory=[], require_gpu=True)
+    assert release.verdict == verdict.SIGNED_OFF and release.reasons == []
+    assert "2 check(s) do not apply to this image: test_onnx, test_cpu[x]" in release.notes
     cannot_run = checks + [check("test_cves", "skipped", "Skipped: no CVE scanner on PATH")]
-    assert verdict.decide(cannot_run, required=[], advisory=[], require_gpu=True)["verdict"] == verdict.BLOCKED
+    assert decide(cannot_run, required=[], advisory=[], require_gpu=True).verdict == verdict.BLOCKED
 
 
 def test_failures_lead_with_the_installed_stack():
-    checks = [dict(check("test_torch_works_under_an_arbitrary_uid", "failed", "uid"), module="tests/test_arbitrary_uid.py"),
-              dict(check("test_version_is_as_promised[torch]", "failed", "torch is 2.2.0"), module="tests/test_versions.py")]
-    reasons = verdict.decide(checks, required=[], advisory=[], require_gpu=False)["reasons"]
+    checks = [replace(check("test_torch_works_under_an_arbitrary_uid", "failed", "uid"), module="tests/test_arbitrary_uid.py"),
+              replace(check("test_version_is_as_promised[torch]", "failed", "torch is 2.2.0"), module="tests/test_versions.py")]
+    reasons = decide(checks, required=[], advisory=[], require_gpu=False).reasons
     assert reasons[0].startswith("required check test_version_is_as_promised[torch] failed: torch is 2.2.0")
 
 
 def test_grouped_reasons_read_in_the_plural():
     checks = [check("test_a", "skipped", "needs 2 GPU(s)"), check("test_b", "skipped", "needs 2 GPU(s)")]
-    reasons = verdict.decide(checks, required=[], advisory=[], require_gpu=True)["reasons"]
+    reasons = decide(checks, required=[], advisory=[], require_gpu=True).reasons
     assert reasons == ["required checks test_a, test_b were skipped in a release run (--require-gpu): needs 2 GPU(s)"]
 
 
 def test_a_skipped_required_check_blocks_only_under_require_gpu():
     checks = [check("test_cuda", "skipped", "needs 1 GPU(s), this host grants 0"), check("test_a", "passed")]
-    development = verdict.decide(checks, required=[], advisory=[], require_gpu=False)
-    release = verdict.decide(checks, required=[], advisory=[], require_gpu=True)
-    assert development["verdict"] == verdict.SIGNED_OFF
-    assert any("--require-gpu" in note for note in development["notes"])
+    development = decide(checks, required=[], advisory=[], require_gpu=False)
+    release = decide(checks, required=[], advisory=[], require_gpu=True)
+    assert development.verdict == verdict.SIGNED_OFF
+    assert any("--require-gpu" in note for note in development.notes)
     # what each skip was for goes under its own key, not among the notes the pages show
-    assert development["skips"] == ["skipped: test_cuda: needs 1 GPU(s), this host grants 0"]
-    assert not any("needs 1 GPU(s)" in note for note in development["notes"])
-    assert release["skips"] == []
-    assert release["verdict"] == verdict.BLOCKED
-    assert release["reasons"] == ["required check test_cuda was skipped in a release run (--require-gpu): "
+    assert development.skips == ["skipped: test_cuda: needs 1 GPU(s), this host grants 0"]
+    assert not any("needs 1 GPU(s)" in note for note in development.notes)
+    assert release.skips == []
+    assert release.verdict == verdict.BLOCKED
+    assert release.reasons == ["required check test_cuda was skipped in a release run (--require-gpu): "
                                   "needs 1 GPU(s), this host grants 0"]
 
 
 def test_a_listed_required_check_that_did_not_run_blocks():
-    decided = verdict.decide([check("test_a", "passed")], required=["test_a", "test_cuda_is_available"],
-                             advisory=[], require_gpu=False)
-    assert decided["reasons"] == ["required by images.yaml but did not run: test_cuda_is_available"]
+    decided = decide([check("test_a", "passed")], required=["test_a", "test_cuda_is_available"],
+                     advisory=[], require_gpu=False)
+    assert decided.reasons == ["required by images.yaml but did not run: test_cuda_is_available"]
 
 
 def test_no_checks_or_an_incomplete_run_blocks():
-    assert verdict.decide([], required=[], advisory=[], require_gpu=False)["reasons"] == ["no check ran for this image"]
-    cut = verdict.decide([check("test_a", "passed")], required=[], advisory=[], require_gpu=False,
-                         incomplete=["the run was interrupted before every check ran"])
-    assert cut["verdict"] == verdict.BLOCKED
+    assert decide([], required=[], advisory=[], require_gpu=False).reasons == ["no check ran for this image"]
+    cut = decide([check("test_a", "passed")], required=[], advisory=[], require_gpu=False,
+                 incomplete=["the run was interrupted before every check ran"])
+    assert cut.verdict == verdict.BLOCKED
 
 
 def test_identical_failures_are_one_reason():
     checks = [check(f"test_{n}", "error", "image x is not present on this Docker engine") for n in "abcdef"]
-    reasons = verdict.decide(checks, required=[], advisory=[], require_gpu=False)["reasons"]
+    reasons = decide(checks, required=[], advisory=[], require_gpu=False).reasons
     assert reasons == ["required checks test_a, test_b, test_c, test_d and 2 more failed: "
                        "image x is not present on this Docker engine"]
 
@@ -115,9 +125,8 @@ def test_record_perf_goes_through_evidence():
         perf.record_perf(lambda k, v: None, "compile.resnet50", "speedup", "fast", "x")
 
 
-def image_report(versions: dict, checks: list[dict], figures: dict) -> dict:
-    return {"ref": "img", "versions": versions, "checks": checks,
-            "perf": {k: {"value": v} for k, v in figures.items()}}
+def image_report(versions: dict, checks: list[CheckRecord], figures: dict) -> ImageReport:
+    return ImageReport("img", versions=versions, checks=checks, perf={k: PerfFigure(value=v) for k, v in figures.items()})
 
 
 def test_baseline_finds_version_outcome_and_performance_regressions():
@@ -129,24 +138,24 @@ def test_baseline_finds_version_outcome_and_performance_regressions():
                        [check("test_a", "failed", "broke"), check("test_b", "skipped", "no GPU")],
                        {"perf.compile.resnet50.speedup_x": 1.5, "perf.compile.resnet50.compile_s": 11.0,
                         "perf.all_reduce.2gpu.bus_bandwidth_gbps": 290.0})
-    found = {(r["kind"], r["name"]): r for r in baseline.compare(old, new, max_perf_drop=0.2)}
-    assert found[("version", "torch")]["change"] == "downgrade"
+    found = {(r.kind, r.name): r for r in baseline.compare(old, new, max_perf_drop=0.2)}
+    assert found[("version", "torch")].change == "downgrade"
     assert ("version", "cuda") not in found
-    assert found[("newly_failing", "test_a")]["current"] == "failed"
-    assert found[("newly_skipped", "test_b")]["current"] == "skipped"
+    assert found[("newly_failing", "test_a")].current == "failed"
+    assert found[("newly_skipped", "test_b")].current == "skipped"
     assert ("not_run", "test_gone") in found
     speedup = found[("perf", "perf.compile.resnet50.speedup_x")]
-    assert speedup["drop"] == 0.25 and speedup["blocks"]
+    assert speedup.drop == 0.25 and speedup.blocks
     # 10 % slower compile and 3 % less bandwidth stay within the 20 % allowed
     assert ("perf", "perf.compile.resnet50.compile_s") not in found
     assert ("perf", "perf.all_reduce.2gpu.bus_bandwidth_gbps") not in found
 
 
 def test_baseline_matches_by_reference_else_its_only_image():
-    two = {"images": [{"ref": "a"}, {"ref": "b"}]}
-    assert baseline.match(two, "b") == {"ref": "b"}
+    two = SignOff(images=[ImageReport("a"), ImageReport("b")])
+    assert baseline.match(two, "b").ref == "b"
     assert baseline.match(two, "c") is None
-    assert baseline.match({"images": [{"ref": "released"}]}, "candidate") == {"ref": "released"}
+    assert baseline.match(SignOff(images=[ImageReport("released")]), "candidate").ref == "released"
 
 
 def test_baseline_file_must_be_a_report(tmp_path):
@@ -167,7 +176,7 @@ def test_scheduling_scope_is_the_longest_image_in_the_parameters():
     assert image_of("tests/t.py::test_plain", refs) is None
 
 
-def model_with(speedups: dict[str, float]) -> dict:
+def model_with(speedups: dict[str, float]) -> SignOff:
     figures = {f"perf.compile.{name}.speedup_x": {"value": value, "unit": "x", "direction": "higher",
                                                   "subject": f"compile.{name}", "measure": "speedup",
                                                   "check": "test_compiled_models"}
@@ -177,9 +186,9 @@ def model_with(speedups: dict[str, float]) -> dict:
              "perf": figures}
     run = {"mode": "development", "args": [], "incomplete": [], "collection_errors": [], "workers": 0,
            "started": "", "duration_s": 1.0}
-    return {"schema": baseline.SCHEMA, "tool": {"version": "0"}, "generated": "now", "run": run, "host": {},
-            "baseline": None, "images": [image],
-            "summary": {"verdict": verdict.SIGNED_OFF, "images": 1, "signed_off": 1, "blocked": 0}}
+    return SignOff.from_json({"schema": baseline.SCHEMA, "tool": {"version": "0"}, "generated": "now", "run": run,
+                              "host": {}, "baseline": None, "images": [image],
+                              "summary": {"verdict": verdict.SIGNED_OFF, "images": 1, "signed_off": 1, "blocked": 0}})
 
 
 class _Svg(HTMLParser):
@@ -214,10 +223,12 @@ def test_pages_are_self_contained():
 
 
 def test_a_blocking_regression_is_a_reason():
-    regression = {"blocks": True, "summary": "perf.compile.resnet50.speedup_x 2 -> 1.5 x (25% worse, images.yaml allows 20%)"}
-    decided = verdict.decide([check("test_a", "passed")], required=[], advisory=[], require_gpu=False,
-                             regressions=[regression, {"blocks": False, "summary": "torch 2.6.0 -> 2.7.0 (upgrade)"}])
-    assert decided["reasons"] == [f"regression: {regression['summary']}"]
+    regression = Regression("perf", "perf.compile.resnet50.speedup_x", 2.0, 1.5, blocks=True,
+                            summary="perf.compile.resnet50.speedup_x 2 -> 1.5 x (25% worse, images.yaml allows 20%)")
+    decided = decide([check("test_a", "passed")], required=[], advisory=[], require_gpu=False,
+                     regressions=[regression, Regression("version", "torch", "2.6.0", "2.7.0",
+                                                         summary="torch 2.6.0 -> 2.7.0 (upgrade)")])
+    assert decided.reasons == [f"regression: {regression.summary}"]
 
 
 HF = "hf_" + "Q" * 34
@@ -234,9 +245,9 @@ def test_image_metadata_in_the_report_keeps_no_credential():
     assert info["labels"]["org.opencontainers.image.version"] == "v2.6"
     assert info["entrypoint"][:3] == ["/usr/bin/tini", "--", "serve"] and info["cmd"][:2] == ["sh", "-c"]
     model = model_with({})
-    model["images"][0]["image"] = info
+    model.images[0].image = ImageInfo.from_json(info)
     pages = {"report.html": report_html.render(model), "report.md": report_md.render(model),
-             "report.json": json.dumps(model)}
+             "report.json": json.dumps(model.to_json())}
     for name, text in pages.items():
         for value in (HF, GHP, "0123456789abcdef"):
             assert value not in text, f"{name} shows {value[:4]}… in full"
@@ -245,11 +256,10 @@ def test_image_metadata_in_the_report_keeps_no_credential():
 
 def test_pages_show_notes_and_leave_skips_to_the_skipped_table():
     model = model_with({})
-    image = model["images"][0]
-    image["notes"] = ["development run: 1 required check(s) skipped; a release sign-off runs with --require-gpu"]
-    image["skips"] = ["skipped: test_cuda: the skip line verdict keeps apart"]
-    image["checks"] = [dict(check("test_cuda", "skipped", "needs 1 GPU(s)"), nodeid="t::test_cuda", duration_s=0.1)]
-    image["counts"]["skipped"] = 1
+    image = model.images[0]
+    image.notes = ["development run: 1 required check(s) skipped; a release sign-off runs with --require-gpu"]
+    image.skips = ["skipped: test_cuda: the skip line verdict keeps apart"]
+    image.checks = [replace(check("test_cuda", "skipped", "needs 1 GPU(s)"), nodeid="t::test_cuda", duration_s=0.1)]
     for page in (report_html.render(model), report_md.render(model)):
         assert "development run: 1 required check(s) skipped" in page
         assert "the skip line verdict keeps apart" not in page
@@ -258,13 +268,13 @@ def test_pages_show_notes_and_leave_skips_to_the_skipped_table():
 
 def test_pages_show_each_regressions_effect():
     model = model_with({})
-    model["baseline"] = {"path": "old/report.json", "generated": "then", "images": ["img:1"]}
-    model["images"][0]["baseline_ref"] = "img:1"
-    model["images"][0]["regressions"] = [
-        {"kind": "newly_failing", "name": "test_a", "baseline": "passed", "current": "failed", "blocks": False,
-         "effect": "blocks (a required check fails)", "summary": "test_a newly fails"},
-        {"kind": "version", "name": "torch", "baseline": "2.6.0", "current": "2.7.0", "blocks": False,
-         "change": "upgrade", "effect": "informs", "summary": "torch 2.6.0 -> 2.7.0 (upgrade)"}]
+    model.baseline = BaselineInfo("old/report.json", "then", ["img:1"])
+    model.images[0].baseline_ref = "img:1"
+    model.images[0].regressions = [
+        Regression(kind="newly_failing", name="test_a", baseline="passed", current="failed", blocks=False,
+                   effect="blocks (a required check fails)", summary="test_a newly fails"),
+        Regression(kind="version", name="torch", baseline="2.6.0", current="2.7.0", blocks=False,
+                   change="upgrade", effect="informs", summary="torch 2.6.0 -> 2.7.0 (upgrade)")]
     page = report_html.render(model)
     assert '<span class="badge failed">newly failing</span>' in page and "<td>blocks (a required check fails)</td>" in page
     assert '<span class="badge skipped">version</span>' in page and "<td>informs</td>" in page

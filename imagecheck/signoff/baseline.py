@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import ImagecheckError
+from ..errors import ImagecheckError, explain
 from ..rules import perf
 from ..rules.versions import components
+from .model import FAILING, SCHEMA, ImageReport, Regression, SignOff
 
-SCHEMA = "imagecheck.signoff/1"
 VERSION_KEYS = ("python", "torch", "torchvision", "torchaudio", "triton", "numpy", "cuda", "cudnn", "nccl")
 
 
@@ -31,29 +31,37 @@ class BaselineError(ImagecheckError):
     """The baseline file cannot be used."""
 
 
-def load(path: str | Path) -> dict:
-    """Read a report.json written by --signoff-report; BaselineError says why it cannot be used."""
+def load(path: str | Path) -> SignOff:
+    """Read a report.json written by --signoff-report, --shard or a merge; BaselineError says
+    why it cannot be used."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except OSError as error:
         raise BaselineError(f"--baseline {path}: cannot read it ({error.strerror or error}); "
                             "hint: pass the report.json of an earlier --signoff-report run") from None
-    except json.JSONDecodeError as error:
-        raise BaselineError(f"--baseline {path}: not JSON ({error.msg}, line {error.lineno}); "
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        why = f"{error.msg}, line {error.lineno}" if isinstance(error, json.JSONDecodeError) else "not text"
+        raise BaselineError(f"--baseline {path}: not JSON ({why}); "
                             "hint: pass report.json, not report.html or report.md") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("images"), list):
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise BaselineError(f"--baseline {path}: expected a sign-off report (schema {SCHEMA}), found {found!r}; "
                             "hint: pass the report.json of an earlier --signoff-report run")
-    return data
+    try:
+        return SignOff.from_json(data)
+    except (TypeError, ValueError, AttributeError) as error:
+        raise BaselineError(explain(f"--baseline {path}: a sign-off report this version cannot read",
+                                    expected=f"report.json of schema {SCHEMA} as imagecheck writes it",
+                                    observed=f"{type(error).__name__}: {error}", where=str(path),
+                                    hint="pass the report.json of an earlier --signoff-report run, unedited")) from None
 
 
-def match(baseline: dict, ref: str) -> dict | None:
+def match(baseline: SignOff, ref: str) -> ImageReport | None:
     """The baseline's image to compare `ref` with (same reference, else the only one)."""
-    images = baseline.get("images") or []
+    images = baseline.images
     for candidate in images:
-        if candidate.get("ref") == ref:
+        if candidate.ref == ref:
             return candidate
     return images[0] if len(images) == 1 else None
 
@@ -65,48 +73,46 @@ def _direction(old: str, new: str) -> str:
     return "changed"
 
 
-def compare(old: dict, new: dict, max_perf_drop: float) -> list[dict]:
-    """The regressions of image report `new` against baseline image report `old`."""
-    found: list[dict] = []
-    old_versions, new_versions = old.get("versions") or {}, new.get("versions") or {}
+def compare(old: ImageReport, new: ImageReport, max_perf_drop: float) -> list[Regression]:
+    """The regressions of image report `new` against baseline image report `old` (their
+    effect on the verdict is judged with it: verdict.judge)."""
+    found: list[Regression] = []
+    old_versions, new_versions = old.versions or {}, new.versions or {}
     for key in VERSION_KEYS:
         before, after = old_versions.get(key), new_versions.get(key)
         if before is not None and str(before) != str(after):
             change = _direction(before, after) if after is not None else "no longer seen"
-            found.append({"kind": "version", "name": key, "baseline": before, "current": after, "change": change,
-                          "blocks": False, "summary": f"{key} {before} -> {after or 'not seen'} ({change})"})
-    old_checks = {c["check"]: c for c in old.get("checks") or []}
-    new_checks = {c["check"]: c for c in new.get("checks") or []}
+            found.append(Regression("version", key, before, after, change=change,
+                                    summary=f"{key} {before} -> {after or 'not seen'} ({change})"))
+    old_checks = {c.check: c for c in old.checks}
+    new_checks = {c.check: c for c in new.checks}
     for name, check in new_checks.items():
         before = old_checks.get(name)
         if before is None:
             continue
-        if before["outcome"] == "passed" and check["outcome"] in ("failed", "error"):
-            found.append({"kind": "newly_failing", "name": name, "baseline": before["outcome"],
-                          "current": check["outcome"], "blocks": False,
-                          "summary": f"{name} passed in the baseline, now {check['outcome']}"})
-        elif before["outcome"] != "skipped" and check["outcome"] == "skipped":
-            found.append({"kind": "newly_skipped", "name": name, "baseline": before["outcome"],
-                          "current": "skipped", "blocks": False,
-                          "summary": f"{name} {before['outcome']} in the baseline, now skipped: "
-                                     f"{(check.get('message') or '').strip()[:160]}"})
+        if before.outcome == "passed" and check.outcome in FAILING:
+            found.append(Regression("newly_failing", name, before.outcome, check.outcome,
+                                    summary=f"{name} passed in the baseline, now {check.outcome}"))
+        elif before.outcome != "skipped" and check.outcome == "skipped":
+            found.append(Regression("newly_skipped", name, before.outcome, "skipped",
+                                    summary=f"{name} {before.outcome} in the baseline, now skipped: "
+                                            f"{(check.message or '').strip()[:160]}"))
     gone = [name for name in old_checks if name not in new_checks]
     if gone:
         shown = ", ".join(gone[:6]) + (f" and {len(gone) - 6} more" if len(gone) > 6 else "")
-        found.append({"kind": "not_run", "name": shown, "baseline": len(gone), "current": 0, "blocks": False,
-                      "summary": f"{len(gone)} check(s) of the baseline did not run: {shown}"})
-    old_perf, new_perf = old.get("perf") or {}, new.get("perf") or {}
-    for key, figure in new_perf.items():
+        found.append(Regression("not_run", shown, len(gone), 0,
+                                summary=f"{len(gone)} check(s) of the baseline did not run: {shown}"))
+    for key, figure in new.perf.items():
         parsed = perf.parse(key)
-        if parsed is None or key not in old_perf:
+        if parsed is None or key not in old.perf:
             continue
-        before, after = perf.as_number(old_perf[key].get("value")), perf.as_number(figure.get("value"))
+        before, after = perf.as_number(old.perf[key].value), perf.as_number(figure.value)
         if before is None or after is None:
             continue
         worse = perf.drop(before, after, parsed.direction)
         if worse > max_perf_drop:
-            found.append({"kind": "perf", "name": key, "baseline": before, "current": after,
-                          "drop": round(worse, 4), "threshold": max_perf_drop, "blocks": True,
-                          "summary": f"{key} {before:g} -> {after:g} {parsed.unit_label} "
-                                     f"({worse:.0%} worse, images.yaml allows {max_perf_drop:.0%})"})
+            found.append(Regression("perf", key, before, after, blocks=True, drop=round(worse, 4),
+                                    threshold=max_perf_drop,
+                                    summary=f"{key} {before:g} -> {after:g} {parsed.unit_label} "
+                                            f"({worse:.0%} worse, images.yaml allows {max_perf_drop:.0%})"))
     return found

@@ -1,6 +1,6 @@
 """What the sign-off report needs from the processes that run the checks.
 
-The report itself (imagecheck.report) lives only on the controller, as junitxml's LogXML
+The report itself (signoff/plugin.py) lives only on the controller, as junitxml's LogXML
 does, and sees nothing but TestReports. Two things must reach it from where the checks
 run, which with `-n` is an xdist worker:
 

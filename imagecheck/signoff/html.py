@@ -4,7 +4,8 @@ Read at a glance: the verdict banner first (green SIGNED OFF, red BLOCKED), the 
 table, regressions against the baseline, then per image its reasons, its failed checks
 expanded with their evidence and container logs, skips, passed checks (collapsed),
 versions, image metadata and performance, a small inline SVG chart of the compile
-speedups, and the host. Rendered from report.json's model only.
+speedups, and the host (a merged sign-off: the hosts of its shards, and per image a
+matrix of checks by host). Rendered from the sign-off model (model.py) only.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import html
 import json
 from typing import Any
 
-from .verdict import SIGNED_OFF
+from . import matrix
+from .model import FAILING, SHOWN_AS_FAILED, SHOWN_AS_PASSED, SHOWN_AS_SKIPPED, SIGNED_OFF, CheckRecord, ImageReport, \
+    Regression, Run, ShardInfo, SignOff
 
 PALETTE = ("#2563eb", "#d97706", "#7c3aed", "#0d9488", "#db2777", "#65a30d")
 
@@ -42,7 +45,9 @@ tr.row-signed-off td:first-child { border-left: 5px solid var(--ok); }
 .badge { white-space: nowrap; display: inline-block; padding: 1px 8px; border-radius: 4px; font-weight: 700; font-size: 12px; }
 .badge.signed-off, .badge.passed { background: var(--ok-bg); color: var(--ok); }
 .badge.blocked, .badge.failed, .badge.error, .badge.xpassed { background: var(--bad-bg); color: var(--bad); }
-.badge.skipped, .badge.xfailed { background: var(--skip-bg); color: var(--skip); }
+.badge.skipped, .badge.xfailed, .badge.could_not_run { background: var(--skip-bg); color: var(--skip); }
+.badge.not_applicable, .badge.not-selected { background: #f3f4f6; color: #6b7280; }
+table.matrix .badge { white-space: normal; }
 .badge.advisory { background: #e5e7eb; color: #374151; }
 ol.reasons { background: var(--bad-bg); border-left: 5px solid var(--bad); padding: 10px 10px 10px 34px; margin: 8px 0; }
 ol.reasons li { margin: 3px 0; }
@@ -92,160 +97,199 @@ def size_text(size: Any) -> str:
     return f"{size / 1e9:.2f} GB" if isinstance(size, (int, float)) else "–"
 
 
-def render(model: dict) -> str:
-    summary = model["summary"]
-    run = model["run"]
+def render(signoff: SignOff) -> str:
+    summary = signoff.summary
+    run = signoff.run
     verdict = summary["verdict"]
     sub = (f"{summary['signed_off']} of {summary['images']} image(s) signed off · {summary['blocked']} blocked · "
-           f"{run['mode']} run · {e(model['generated'])}")
+           f"{run.mode} run · {e(signoff.generated)}")
+    if signoff.shards:
+        sub += f" · merged from {len(signoff.shards)} shard(s)"
     parts = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>imagecheck sign-off: {e(verdict)}</title><style>{CSS}</style></head><body>",
         f'<header id="verdict" class="banner {_slug(verdict)}" data-verdict="{e(verdict)}">'
         f'<span class="word">{e(verdict)}</span><span class="sub">{sub}</span></header>',
-        "<main>", _image_table(model), _incomplete(run), _regressions(model),
+        "<main>", _image_table(signoff), _incomplete(run), _regressions(signoff),
+        _shards(signoff.shards) if signoff.shards else "",
     ]
-    numbered = list(enumerate(model["images"], 1))  # blocked images first: what needs a reader's eyes
-    parts += [_image(index, image) for index, image in sorted(numbered, key=lambda p: p[1]["verdict"] == SIGNED_OFF)]
-    parts += [_performance(model), _host(model.get("host") or {}, run), "</main>",
-              f'<footer>imagecheck {e(model["tool"]["version"])} · report schema {e(model["schema"])} · '
-              f'command: <code>pytest {e(" ".join(run["args"]))}</code></footer>', "</body></html>"]
+    numbered = list(enumerate(signoff.images, 1))  # blocked images first: what needs a reader's eyes
+    parts += [_image(index, image, signoff.shards) for index, image in
+              sorted(numbered, key=lambda p: p[1].verdict == SIGNED_OFF)]
+    parts += [_performance(signoff), "" if signoff.shards else _host(signoff.host, run), "</main>",
+              f'<footer>imagecheck {e(signoff.tool.get("version"))} · report schema {e(signoff.schema)} · '
+              f'command: <code>{e(run.program)} {e(" ".join(run.args))}</code></footer>', "</body></html>"]
     return "\n".join(p for p in parts if p) + "\n"
 
 
-def _image_table(model: dict) -> str:
+def _image_table(signoff: SignOff) -> str:
     rows = []
-    for index, image in enumerate(model["images"], 1):
-        counts = image["counts"]
-        versions = image.get("versions") or {}
-        info = image.get("image") or {}
-        reasons = image["reasons"]
+    for index, image in enumerate(signoff.images, 1):
+        counts = image.counts
+        versions = image.versions or {}
+        info = image.image
+        reasons = image.reasons
         why = e(reasons[0]) + (f' <span class="muted">(+{len(reasons) - 1} more)</span>' if len(reasons) > 1 else "") \
             if reasons else '<span class="muted">all required checks passed</span>'
+        failed = sum(counts[o] for o in FAILING)
         tally = (f'<span class="badge passed">{counts["passed"]} passed</span> '
-                 + (f'<span class="badge failed">{counts["failed"] + counts["error"]} failed</span> '
-                    if counts["failed"] + counts["error"] else "")
+                 + (f'<span class="badge failed">{failed} failed</span> ' if failed else "")
                  + (f'<span class="badge skipped">{counts["skipped"]} skipped</span>' if counts["skipped"] else ""))
         rows.append(
-            f'<tr class="row-{_slug(image["verdict"])}" data-ref="{e(image["ref"])}">'
-            f'<td class="ref"><a href="#image-{index}"><code>{e(image["ref"])}</code></a></td>'
-            f'<td><span class="badge {_slug(image["verdict"])}">{e(image["verdict"])}</span></td>'
+            f'<tr class="row-{_slug(image.verdict)}" data-ref="{e(image.ref)}">'
+            f'<td class="ref"><a href="#image-{index}"><code>{e(image.ref)}</code></a></td>'
+            f'<td><span class="badge {_slug(image.verdict)}">{e(image.verdict)}</span></td>'
             f"<td>{why}</td><td>{tally}</td><td>{e(versions.get('torch') or '–')}</td>"
-            f"<td>{e(versions.get('cuda') or '–')}</td><td><code>{e((info.get('id') or '–')[:19])}</code></td>"
-            f"<td>{size_text(info.get('size_bytes'))}</td></tr>")
+            f"<td>{e(versions.get('cuda') or '–')}</td>"
+            f"<td><code>{e(((info.id if info else None) or '–')[:19])}</code></td>"
+            f"<td>{size_text(info.size_bytes if info else None)}</td></tr>")
     return ('<section id="images"><h2>Images</h2><table id="image-table"><thead><tr><th>image</th><th>verdict</th>'
             "<th>why</th><th>checks</th><th>torch</th><th>CUDA</th><th>image ID</th><th>size</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></section>")
 
 
-def _incomplete(run: dict) -> str:
-    if not run["incomplete"] and not run["collection_errors"]:
+def _incomplete(run: Run) -> str:
+    if not run.incomplete and not run.collection_errors:
         return ""
-    items = "".join(f"<li>{e(r)}</li>" for r in run["incomplete"])
-    errors = "".join(f"<details><summary>collection error: <code>{e(c['nodeid'])}</code></summary>"
-                     f"<pre>{e(c['message'])}</pre></details>" for c in run["collection_errors"])
+    items = "".join(f"<li>{e(r)}</li>" for r in run.incomplete)
+    errors = "".join(f"<details><summary>collection error: <code>{e(c.nodeid)}</code></summary>"
+                     f"<pre>{e(c.message)}</pre></details>" for c in run.collection_errors)
     return f'<section id="incomplete"><h2>The run is incomplete</h2><ol class="reasons">{items}</ol>{errors}</section>'
 
 
-def _change(regression: dict) -> str:
-    if "drop" in regression:
-        return f"{regression['drop']:.0%} worse (allowed {regression['threshold']:.0%})"
-    return regression.get("change") or ""
+def _change(regression: Regression) -> str:
+    if regression.drop is not None:
+        return f"{regression.drop:.0%} worse (allowed {regression.threshold:.0%})"
+    return regression.change or ""
 
 
-def _regressions(model: dict) -> str:
-    base = model.get("baseline")
+def _regressions(signoff: SignOff) -> str:
+    base = signoff.baseline
     if not base:
         return ""
     rows = []
-    for image in model["images"]:
-        for r in image["regressions"]:
-            cls = "failed" if r["effect"].startswith("blocks") else "skipped"
-            rows.append(f'<tr class="regression" data-kind="{e(r["kind"])}"><td><code>{e(image["ref"])}</code></td>'
-                        f'<td><span class="badge {cls}">{e(r["kind"].replace("_", " "))}</span></td>'
-                        f'<td><code>{e(r["name"])}</code></td><td>{e(r["baseline"])}</td><td>{e(r["current"])}</td>'
+    for image in signoff.images:
+        for r in image.regressions:
+            cls = "failed" if (r.effect or "").startswith("blocks") else "skipped"
+            rows.append(f'<tr class="regression" data-kind="{e(r.kind)}"><td><code>{e(image.ref)}</code></td>'
+                        f'<td><span class="badge {cls}">{e(r.kind.replace("_", " "))}</span></td>'
+                        f'<td><code>{e(r.name)}</code></td><td>{e(r.baseline)}</td><td>{e(r.current)}</td>'
                         f'<td>{e(_change(r))}</td>'
-                        f'<td>{e(r["effect"])}</td></tr>')
+                        f'<td>{e(r.effect)}</td></tr>')
     body = ("<table><thead><tr><th>image</th><th>kind</th><th>what</th><th>baseline</th><th>now</th>"
             f"<th>change</th><th>effect</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
             if rows else '<p class="ok-line">No regressions against the baseline.</p>')
-    compared = ", ".join(f"{i['ref']} with {i['baseline_ref']}" for i in model["images"] if i.get("baseline_ref"))
+    compared = ", ".join(f"{i.ref} with {i.baseline_ref}" for i in signoff.images if i.baseline_ref)
     return (f'<section id="regressions"><h2>Regressions against the baseline</h2>'
-            f'<p class="muted">Baseline <code>{e(base["path"])}</code>, generated {e(base.get("generated"))}; '
+            f'<p class="muted">Baseline <code>{e(base.path)}</code>, generated {e(base.generated)}; '
             f"compared: {e(compared or 'nothing (no matching image)')}.</p>{body}</section>")
 
 
-def _check(check: dict, open_: bool) -> str:
-    role = "required" if check.get("required") else "advisory"
-    first = (check["message"] or "").strip().splitlines()
-    sections = "".join(f"<details><summary>{e(s['title'])}</summary><pre>{e(s['content'])}</pre></details>"
-                       for s in check.get("sections") or [])
-    details = (f"<details><summary>full report ({e(check['phase'])})</summary><pre>{e(check['details'])}</pre></details>"
-               if check.get("details") else "")
-    return (f'<details class="check {e(check["outcome"])}" data-check="{e(check["check"])}"{" open" if open_ else ""}>'
-            f'<summary><span class="badge {e(check["outcome"])}">{e(check["outcome"].upper())}</span> '
-            f'<code>{e(check["check"])}</code> <span class="badge {"advisory" if role == "advisory" else ""}">{role}</span> '
-            f'<span class="msg">{e(first[0] if first else "")}</span> <span class="muted">{check["duration_s"]} s</span>'
+def _shards(shards: list[ShardInfo]) -> str:
+    """The hosts a merged sign-off's shards ran on."""
+    rows = "".join(f'<tr data-shard="{e(s.name)}"><td><code>{e(s.name)}</code></td><td>{e(s.host.hostname)}</td>'
+                   f"<td>{e(s.host.gpus)}</td><td>{e(s.host.granted)}</td><td>{e(s.host.driver)}</td>"
+                   f"<td>{e(s.host.cuda)}</td><td>{e(s.host.engine)}</td></tr>" for s in shards)
+    return ('<section id="shards"><h2>Hosts (shards merged)</h2><table id="shard-table"><thead><tr><th>shard</th>'
+            "<th>host</th><th>GPU model x count</th><th>GPUs granted</th><th>driver</th><th>CUDA seen inside</th>"
+            f"<th>engine</th></tr></thead><tbody>{rows}</tbody></table></section>")
+
+
+def _matrix(image: ImageReport, shards: list[ShardInfo]) -> str:
+    """Checks by host: where each check ran, and what each host lacked."""
+    head = "".join(f'<th data-shard="{e(s.name)}"><code>{e(s.name)}</code><br><span class="muted">{e(s.host.gpus)}'
+                   f"<br>driver {e(s.host.driver)}<br>CUDA {e(s.host.cuda)}<br>{e(s.host.engine)}</span></th>"
+                   for s in shards)
+    body = []
+    advisory = ' <span class="badge advisory">advisory</span>'
+    for row in matrix.rows(image, shards):
+        cells = "".join(f'<td class="cell" data-status="{e(c.status or "")}">'
+                        f'<span class="badge {e(c.status or "not-selected")}">{e(c.text)}</span></td>'
+                        for c in row.cells)
+        body.append(f'<tr data-check="{e(row.check)}" data-status="{e(row.status)}"><td><code>{e(row.check)}</code>'
+                    f'{"" if row.required else advisory}</td>'
+                    f'<td><span class="badge {e(row.status)}">{e(matrix.WORDS.get(row.status, row.status))}</span>'
+                    f"</td>{cells}</tr>")
+    return (f'<h3>Checks by host</h3><table class="matrix"><thead><tr><th>check</th><th>merged</th>{head}</tr>'
+            f"</thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _check(check: CheckRecord, open_: bool) -> str:
+    role = "required" if check.required else "advisory"
+    first = (check.message or "").strip().splitlines()
+    sections = "".join(f"<details><summary>{e(s.title)}</summary><pre>{e(s.content)}</pre></details>"
+                       for s in check.sections)
+    details = (f"<details><summary>full report ({e(check.phase)})</summary><pre>{e(check.details)}</pre></details>"
+               if check.details else "")
+    return (f'<details class="check {e(check.outcome)}" data-check="{e(check.check)}"{" open" if open_ else ""}>'
+            f'<summary><span class="badge {e(check.outcome)}">{e(check.outcome.upper())}</span> '
+            f'<code>{e(check.check)}</code> <span class="badge {"advisory" if role == "advisory" else ""}">{role}</span> '
+            f'<span class="msg">{e(first[0] if first else "")}</span> <span class="muted">{check.duration_s} s</span>'
             f"</summary>"
-            + (f'<p class="muted">{e(check["doc"])}</p>' if check.get("doc") else "")
-            + f'<pre class="message">{e(check["message"])}</pre><h4>Evidence</h4>{_evidence(check["evidence"])}'
-            + f'{details}{sections}<p class="muted"><code>{e(check["nodeid"])}</code>'
-            + (f" · worker {e(check['worker'])}" if check.get("worker") else "") + "</p></details>")
+            + (f'<p class="muted">{e(check.doc)}</p>' if check.doc else "")
+            + f'<pre class="message">{e(check.message)}</pre><h4>Evidence</h4>{_evidence(check.evidence)}'
+            + f'{details}{sections}<p class="muted"><code>{e(check.nodeid)}</code>'
+            + (f" · worker {e(check.worker)}" if check.worker else "") + "</p></details>")
 
 
-def _image(index: int, image: dict) -> str:
-    slug = _slug(image["verdict"])
-    out = [f'<section class="image" id="image-{index}" data-ref="{e(image["ref"])}" data-verdict="{e(image["verdict"])}">',
-           f'<h2><code>{e(image["ref"])}</code> <span class="badge {slug}">{e(image["verdict"])}</span></h2>']
-    if image.get("description"):
-        out.append(f'<p class="muted">{e(image["description"])}</p>')
-    if image["reasons"]:
-        out.append('<ol class="reasons">' + "".join(f"<li>{e(r)}</li>" for r in image["reasons"]) + "</ol>")
+def _image(index: int, image: ImageReport, shards: list[ShardInfo] | None) -> str:
+    slug = _slug(image.verdict)
+    out = [f'<section class="image" id="image-{index}" data-ref="{e(image.ref)}" data-verdict="{e(image.verdict)}">',
+           f'<h2><code>{e(image.ref)}</code> <span class="badge {slug}">{e(image.verdict)}</span></h2>']
+    if image.judged:
+        out.append(f'<p class="muted" data-judged="{e(image.judged)}">judged: <code>{e(image.judged)}</code></p>')
+    if image.description:
+        out.append(f'<p class="muted">{e(image.description)}</p>')
+    if image.reasons:
+        out.append('<ol class="reasons">' + "".join(f"<li>{e(r)}</li>" for r in image.reasons) + "</ol>")
     else:
         out.append('<p class="ok-line">Every required check passed.</p>')
-    if image.get("regressions"):
-        out.append("<h3>Regressions</h3><ul>" + "".join(f"<li>{e(r['summary'])}</li>" for r in image["regressions"])
+    if image.regressions:
+        out.append("<h3>Regressions</h3><ul>" + "".join(f"<li>{e(r.summary)}</li>" for r in image.regressions)
                    + "</ul>")
-    if image["notes"]:  # the skips (verdict's own key) are in the table of skipped checks below
-        out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in image["notes"]) + "</ul>")
-    if image.get("error"):
-        out.append(f'<pre class="message">{e(image["error"])}</pre>')
-    checks = image["checks"]
-    failed = [c for c in checks if c["outcome"] in ("failed", "error", "xpassed")]
+    if image.notes:  # the skips (verdict's own key) are in the table of skipped checks below
+        out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in image.notes) + "</ul>")
+    if image.error:
+        out.append(f'<pre class="message">{e(image.error)}</pre>')
+    if shards:
+        out.append(_matrix(image, shards))
+    failed = image.shown(SHOWN_AS_FAILED)
     if failed:
         out.append(f"<h3>Failed checks ({len(failed)})</h3>" + "".join(_check(c, True) for c in failed))
-    skipped = [c for c in checks if c["outcome"] in ("skipped", "xfailed")]
+    skipped = image.shown(SHOWN_AS_SKIPPED)
     if skipped:
-        rows = "".join(f'<tr><td><code>{e(c["check"])}</code></td><td>{e(c["message"])}</td>'
-                       f'<td>{c["duration_s"]}</td><td>{_evidence(c["evidence"]) if c["evidence"] else ""}</td></tr>'
+        rows = "".join(f'<tr><td><code>{e(c.check)}</code></td><td>{e(c.message)}</td>'
+                       f'<td>{c.duration_s}</td><td>{_evidence(c.evidence) if c.evidence else ""}</td></tr>'
                        for c in skipped)
         out.append(f'<h3>Skipped checks ({len(skipped)})</h3><table class="checks"><colgroup><col style="width:28%">'
                    '<col style="width:34%"><col style="width:8%"><col style="width:30%"></colgroup><thead><tr>'
                    f"<th>check</th><th>reason</th><th>seconds</th><th>evidence</th></tr></thead><tbody>{rows}</tbody>"
                    "</table>")
-    passed = [c for c in checks if c["outcome"] == "passed"]
+    passed = image.shown(SHOWN_AS_PASSED)
     if passed:
-        rows = "".join(f'<tr><td><code>{e(c["check"])}</code></td><td>{c["duration_s"]}</td>'
-                       f'<td>{_evidence(c["evidence"]) if c["evidence"] else ""}</td></tr>' for c in passed)
+        rows = "".join(f'<tr><td><code>{e(c.check)}</code></td><td>{c.duration_s}</td>'
+                       f'<td>{_evidence(c.evidence) if c.evidence else ""}</td></tr>' for c in passed)
         out.append(f'<details class="passed-list"><summary><h3 style="display:inline">Passed checks ({len(passed)})'
                    f'</h3></summary><table class="checks"><colgroup><col style="width:34%"><col style="width:8%">'
                    '<col style="width:58%"></colgroup><thead><tr><th>check</th><th>seconds</th><th>evidence</th></tr></thead>'
                    f"<tbody>{rows}</tbody></table></details>")
     out.append('<div class="grid">' + _versions(image) + _metadata(image) + "</div>")
-    if image.get("perf"):
-        rows = "".join(f"<tr><td><code>{e(k)}</code></td><td>{f['value']:g} {e(f['unit'])}</td>"
-                       f"<td>{e(f['direction'])} is better</td><td><code>{e(f['check'])}</code></td></tr>"
-                       for k, f in sorted(image["perf"].items()))
+    if image.perf:
+        host = any(f.shard for f in image.perf.values())
+        rows = "".join(f"<tr><td><code>{e(k)}</code></td><td>{f.value:g} {e(f.unit)}</td>"
+                       f"<td>{e(f.direction)} is better</td><td><code>{e(f.check)}</code></td>"
+                       + (f"<td>{e(f.shard)}: {e(f.host)}</td>" if host else "") + "</tr>"
+                       for k, f in sorted(image.perf.items()))
         out.append("<h3>Performance</h3><table><thead><tr><th>figure</th><th>value</th><th></th><th>check</th>"
-                   f"</tr></thead><tbody>{rows}</tbody></table>")
+                   + ("<th>measured on</th>" if host else "") + f"</tr></thead><tbody>{rows}</tbody></table>")
     out.append("</section>")
     return "".join(out)
 
 
-def _versions(image: dict) -> str:
-    versions = image.get("versions") or {}
-    promised = image.get("promised") or {}
+def _versions(image: ImageReport) -> str:
+    versions = image.versions or {}
+    promised = image.promised or {}
     if not versions and not promised:
         return ""
     rows = []
@@ -254,45 +298,45 @@ def _versions(image: dict) -> str:
         mismatch = want is not None and seen is not None and not str(seen).startswith(str(want))
         style = ' style="color: var(--bad); font-weight: 600"' if mismatch else ""
         rows.append(f"<tr><td>{e(key)}</td><td{style}>{e(seen or '–')}</td><td>{e(want or '–')}</td></tr>")
-    note = f'<p class="muted">{e(image["facts_error"])}</p>' if image.get("facts_error") else ""
+    note = f'<p class="muted">{e(image.facts_error)}</p>' if image.facts_error else ""
     return (f"<div><h3>Versions seen inside</h3>{note}<table><thead><tr><th>component</th><th>seen inside</th>"
             f"<th>images.yaml promises</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
-def _metadata(image: dict) -> str:
-    info = image.get("image") or {}
-    if not info:
+def _metadata(image: ImageReport) -> str:
+    info = image.image
+    if info is None:
         return ""
-    session = image.get("session") or {}
-    inside = image.get("inside") or {}
+    inside = image.inside or {}
     devices = ", ".join(f"{d.get('name')} (sm {d.get('capability')})" for d in inside.get("devices") or []) or "none"
-    rows = [("image ID", f"<code>{e(info.get('id'))}</code>"),
-            ("registry digests", e(", ".join(info.get("repo_digests") or []) or "none (never pushed)")),
-            ("size", size_text(info.get("size_bytes"))), ("created", e(info.get("created"))),
-            ("platform", e(f"{info.get('os')}/{info.get('architecture')}")),
-            ("user", e(info.get("user") or "root")), ("entrypoint", _value(info.get("entrypoint"))),
-            ("cmd", _value(info.get("cmd"))), ("GPUs seen inside", e(devices)),
-            ("containers started", e(session.get("containers_started"))),
-            ("torch imports in the shared probe container", e(session.get("torch_imports")))]
-    rows += [(f"label {k}", e(v)) for k, v in sorted((info.get("labels") or {}).items())]
+    rows = [("image ID", f"<code>{e(info.id)}</code>"),
+            ("registry digests", e(", ".join(info.repo_digests) or "none (never pushed)")),
+            ("size", size_text(info.size_bytes)), ("created", e(info.created)),
+            ("platform", e(f"{info.os}/{info.architecture}")),
+            ("user", e(info.user or "root")), ("entrypoint", _value(info.entrypoint)),
+            ("cmd", _value(info.cmd)), ("GPUs seen inside", e(devices))]
+    if image.session is not None:
+        rows += [("containers started", e(image.session.get("containers_started"))),
+                 ("torch imports in the shared probe container", e(image.session.get("torch_imports")))]
+    rows += [(f"label {k}", e(v)) for k, v in sorted(info.labels.items())]
     body = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f"<div><h3>Image</h3><table>{body}</table></div>"
 
 
-def speedups(model: dict) -> list[tuple[str, str, float, int]]:
+def speedups(signoff: SignOff) -> list[tuple[str, str, float, int]]:
     """(model name, image ref, speedup, image index) of every compile speedup recorded."""
     bars = []
-    for index, image in enumerate(model["images"]):
-        for figure in (image.get("perf") or {}).values():
-            if figure["subject"].startswith("compile.") and figure["measure"] == "speedup" and figure["unit"] == "x":
-                bars.append((figure["subject"].split(".", 1)[1], image["ref"], float(figure["value"]), index))
+    for index, image in enumerate(signoff.images):
+        for figure in image.perf.values():
+            if figure.subject.startswith("compile.") and figure.measure == "speedup" and figure.unit == "x":
+                bars.append((figure.subject.split(".", 1)[1], image.ref, float(figure.value), index))
     return sorted(bars, key=lambda b: (b[0], b[3]))
 
 
-def speedup_chart(model: dict) -> str:
+def speedup_chart(signoff: SignOff) -> str:
     """An inline SVG bar chart of the compile speedups (eager time / compiled time): one
     group of bars per model, one bar per image, coloured by image (legend on top)."""
-    bars = speedups(model)
+    bars = speedups(signoff)
     if not bars:
         return ""
     refs = list(dict.fromkeys(b[1] for b in bars))
@@ -328,14 +372,14 @@ def speedup_chart(model: dict) -> str:
     return "".join(head + parts) + "</svg>"
 
 
-def _performance(model: dict) -> str:
-    chart = speedup_chart(model)
+def _performance(signoff: SignOff) -> str:
+    chart = speedup_chart(signoff)
     body = chart or ('<p class="muted">No compile speedups were recorded in this run (the compile checks were '
                      "skipped or not selected).</p>")
     return f'<section id="performance"><h2>Compile speedups</h2>{body}</section>'
 
 
-def _host(host: dict, run: dict) -> str:
+def _host(host: dict, run: Run) -> str:
     docker = host.get("docker") or {}
     access = host.get("gpu_access") or {}
     gpus = ", ".join(f"{g['index']}: {g['name']}" + (f" ({g['memory_mib']} MiB)" if g.get("memory_mib") else "")
@@ -344,8 +388,8 @@ def _host(host: dict, run: dict) -> str:
             ("driver", host.get("driver") or "–"), ("GPU access", access.get("summary") or host.get("error")),
             ("Docker", f"{docker.get('version')} (API {docker.get('api_version')}, {docker.get('storage_driver')}, "
                        f"{docker.get('os')})" if docker.get("version") else docker.get("error")),
-            ("mode", run["mode"]), ("workers", run["workers"] or "none (one process)"),
-            ("started", run["started"]), ("duration", f"{run['duration_s']} s"),
-            ("images.yaml", run.get("images_file"))]
+            ("mode", run.mode), ("workers", run.workers or "none (one process)"),
+            ("started", run.started), ("duration", f"{run.duration_s} s"),
+            ("images.yaml", run.images_file)]
     body = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
     return f'<section id="host"><h2>Host and run</h2><table>{body}</table></section>'

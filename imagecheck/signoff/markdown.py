@@ -1,16 +1,19 @@
 """report.md: the sign-off report as Markdown (a CI job summary, a release ticket).
 
-Same order as the HTML page: the verdict, regressions, then per image the reasons, the
-failed checks with their evidence, skips, versions, image metadata, performance, and
-the host. Rendered from report.json's model only.
+Same order as the HTML page: the verdict, regressions, the hosts of a merged sign-off,
+then per image the reasons, its checks by host (merged), the failed checks with their
+evidence, skips, versions, image metadata, performance, and the host. Rendered from the
+sign-off model (model.py) only.
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from . import matrix
 from .html import size_text
-from .verdict import SIGNED_OFF
+from .model import FAILING, SHOWN_AS_FAILED, SHOWN_AS_PASSED, SHOWN_AS_SKIPPED, SIGNED_OFF, ImageReport, Run, \
+    ShardInfo, SignOff
 
 
 def _cell(value: Any) -> str:
@@ -32,103 +35,135 @@ def _evidence(evidence: dict) -> list[str]:
     return lines
 
 
-def render(model: dict) -> str:
-    summary = model["summary"]
-    run = model["run"]
+def render(signoff: SignOff) -> str:
+    summary = signoff.summary
+    run = signoff.run
     mark = "✅" if summary["verdict"] == SIGNED_OFF else "⛔"
+    merged = f" Merged from {len(signoff.shards)} shard(s)." if signoff.shards else ""
     out = [f"# {mark} imagecheck sign-off: {summary['verdict']}", "",
            f"{summary['signed_off']} of {summary['images']} image(s) signed off, {summary['blocked']} blocked. "
-           f"Mode: {run['mode']}. Generated {model['generated']}.", "",
+           f"Mode: {run.mode}. Generated {signoff.generated}.{merged}", "",
            "| image | verdict | first reason | passed | failed | skipped | torch | CUDA |",
            "|---|---|---|---|---|---|---|---|"]
-    for image in model["images"]:
-        counts = image["counts"]
-        versions = image.get("versions") or {}
-        first = image["reasons"][0] if image["reasons"] else ""
-        verdict = f"**{image['verdict']}**"
-        out.append(f"| `{image['ref']}` | {verdict} | {_cell(first)} | {counts['passed']} | "
-                   f"{counts['failed'] + counts['error']} | {counts['skipped']} | {_cell(versions.get('torch'))} | "
+    for image in signoff.images:
+        counts = image.counts
+        versions = image.versions or {}
+        first = image.reasons[0] if image.reasons else ""
+        verdict = f"**{image.verdict}**"
+        out.append(f"| `{image.ref}` | {verdict} | {_cell(first)} | {counts['passed']} | "
+                   f"{sum(counts[o] for o in FAILING)} | {counts['skipped']} | {_cell(versions.get('torch'))} | "
                    f"{_cell(versions.get('cuda'))} |")
     out.append("")
-    if run["incomplete"]:
-        out += ["**The run is incomplete:**", ""] + [f"- {reason}" for reason in run["incomplete"]] + [""]
-    if model.get("baseline"):
-        base = model["baseline"]
+    if run.incomplete:
+        out += ["**The run is incomplete:**", ""] + [f"- {reason}" for reason in run.incomplete] + [""]
+    if signoff.baseline:
+        base = signoff.baseline
         out += ["## Regressions against the baseline", "",
-                f"Baseline: `{base['path']}` (generated {base.get('generated')}).", ""]
-        rows = [(image, r) for image in model["images"] for r in image["regressions"]]
+                f"Baseline: `{base.path}` (generated {base.generated}).", ""]
+        rows = [(image, r) for image in signoff.images for r in image.regressions]
         if rows:
             out += ["| image | kind | what | baseline | now | effect |", "|---|---|---|---|---|---|"]
-            out += [f"| `{image['ref']}` | {r['kind']} | {_cell(r['name'])} | {_cell(r['baseline'])} | "
-                    f"{_cell(r['current'])} | {r['effect']} |"
+            out += [f"| `{image.ref}` | {r.kind} | {_cell(r.name)} | {_cell(r.baseline)} | "
+                    f"{_cell(r.current)} | {r.effect} |"
                     for image, r in rows]
         else:
             out.append("No regressions.")
         out.append("")
-    for image in sorted(model["images"], key=lambda i: i["verdict"] == SIGNED_OFF):  # blocked first
-        out += _image(image)
-    out += _host(model.get("host") or {}, run)
+    if signoff.shards:
+        out += _shards(signoff.shards)
+    for image in sorted(signoff.images, key=lambda i: i.verdict == SIGNED_OFF):  # blocked first
+        out += _image(image, signoff.shards)
+    if not signoff.shards:
+        out += _host(signoff.host, run)
+    else:
+        out += [f"Command: `{run.program} {' '.join(run.args)}`", ""]
     return "\n".join(out) + "\n"
 
 
-def _image(image: dict) -> list[str]:
-    out = [f"## {image['ref']}: {image['verdict']}", ""]
-    if image["reasons"]:
-        out += ["**Why it is blocked:**", ""] + [f"{n}. {r}" for n, r in enumerate(image["reasons"], 1)] + [""]
-    if image.get("regressions"):
-        out += ["**Regressions:**", ""] + [f"- {r['summary']}" for r in image["regressions"]] + [""]
-    if image["notes"]:  # the skips (verdict's own key) are in the table of skipped checks below
-        out += ["Notes:", ""] + [f"- {n}" for n in image["notes"]] + [""]
-    if image.get("error"):
-        out += _fence(image["error"]) + [""]
-    failed = [c for c in image["checks"] if c["outcome"] in ("failed", "error", "xpassed")]
+def _shards(shards: list[ShardInfo]) -> list[str]:
+    out = ["## Hosts (shards merged)", "", "| shard | host | GPU model x count | GPUs granted | driver | "
+           "CUDA seen inside | engine |", "|---|---|---|---|---|---|---|"]
+    out += [f"| `{s.name}` | {_cell(s.host.hostname)} | {_cell(s.host.gpus)} | {s.host.granted} | "
+            f"{_cell(s.host.driver)} | {_cell(s.host.cuda)} | {_cell(s.host.engine)} |" for s in shards]
+    return out + [""]
+
+
+def _matrix(image: ImageReport, shards: list[ShardInfo]) -> list[str]:
+    """Checks by host: one column per shard (its name and GPUs), each cell its status."""
+    heads = " | ".join(f"{s.name}: {s.host.gpus}" for s in shards)
+    out = ["### Checks by host", "", f"| check | merged | {heads} |", "|---|---|" + "---|" * len(shards)]
+    for row in matrix.rows(image, shards):
+        name = f"`{row.check}`" + ("" if row.required else " (advisory)")
+        status = matrix.WORDS.get(row.status, row.status)
+        status = f"**{status}**" if row.status in ("failed", "could_not_run") else status
+        out.append(f"| {name} | {status} | " + " | ".join(_cell(c.text) for c in row.cells) + " |")
+    return out + [""]
+
+
+def _image(image: ImageReport, shards: list[ShardInfo] | None) -> list[str]:
+    out = [f"## {image.ref}: {image.verdict}", ""]
+    if image.reasons:
+        out += ["**Why it is blocked:**", ""] + [f"{n}. {r}" for n, r in enumerate(image.reasons, 1)] + [""]
+    if image.judged:
+        out += [f"Judged: `{image.judged}`", ""]
+    if image.regressions:
+        out += ["**Regressions:**", ""] + [f"- {r.summary}" for r in image.regressions] + [""]
+    if image.notes:  # the skips (verdict's own key) are in the table of skipped checks below
+        out += ["Notes:", ""] + [f"- {n}" for n in image.notes] + [""]
+    if image.error:
+        out += _fence(image.error) + [""]
+    if shards:
+        out += _matrix(image, shards)
+    failed = image.shown(SHOWN_AS_FAILED)
     if failed:
         out += ["### Failed checks", ""]
         for check in failed:
-            role = "required" if check.get("required") else "advisory"
-            out += [f"<details open><summary><b>{check['outcome'].upper()}</b> <code>{check['check']}</code> "
-                    f"({role}, {check['duration_s']} s)</summary>", ""]
-            out += _fence(check["message"] or check["details"]) + [""] + _evidence(check["evidence"]) + [""]
-            out += [f"`{check['nodeid']}`", "", "</details>", ""]
-    skipped = [c for c in image["checks"] if c["outcome"] in ("skipped", "xfailed")]
+            role = "required" if check.required else "advisory"
+            out += [f"<details open><summary><b>{check.outcome.upper()}</b> <code>{check.check}</code> "
+                    f"({role}, {check.duration_s} s)</summary>", ""]
+            out += _fence(check.message or check.details) + [""] + _evidence(check.evidence) + [""]
+            out += [f"`{check.nodeid}`", "", "</details>", ""]
+    skipped = image.shown(SHOWN_AS_SKIPPED)
     if skipped:
         out += ["### Skipped checks", "", "| check | reason | seconds | evidence |", "|---|---|---|---|"]
-        out += [f"| `{c['check']}` | {_cell(c['message'])} | {c['duration_s']} | {_cell(c['evidence'] or None)} |"
+        out += [f"| `{c.check}` | {_cell(c.message)} | {c.duration_s} | {_cell(c.evidence or None)} |"
                 for c in skipped] + [""]
-    passed = [c for c in image["checks"] if c["outcome"] == "passed"]
+    passed = image.shown(SHOWN_AS_PASSED)
     if passed:
         out += [f"<details><summary>{len(passed)} passed checks</summary>", "",
                 "| check | seconds | evidence |", "|---|---|---|"]
-        out += [f"| `{c['check']}` | {c['duration_s']} | {_cell(c['evidence'])} |" for c in passed]
+        out += [f"| `{c.check}` | {c.duration_s} | {_cell(c.evidence)} |" for c in passed]
         out += ["", "</details>", ""]
-    versions = image.get("versions") or {}
-    promised = image.get("promised") or {}
+    versions = image.versions or {}
+    promised = image.promised or {}
     if versions or promised:
         out += ["### Versions seen inside", "", "| component | seen inside | images.yaml promises |", "|---|---|---|"]
         for key in dict.fromkeys([*versions, *promised]):
             out.append(f"| {key} | {_cell(versions.get(key))} | {_cell(promised.get(key))} |")
         out.append("")
-    info = image.get("image") or {}
-    if info:
+    info = image.image
+    if info is not None:
         out += ["### Image", "", "| | |", "|---|---|",
-                f"| ID | `{info.get('id')}` |",
-                f"| registry digests | {_cell(', '.join(info.get('repo_digests') or []) or 'none (not pushed)')} |",
-                f"| size | {size_text(info.get('size_bytes'))} |", f"| created | {_cell(info.get('created'))} |",
-                f"| user | {_cell(info.get('user') or 'root')} |", f"| entrypoint | {_cell(info.get('entrypoint'))} |",
-                f"| cmd | {_cell(info.get('cmd'))} |"]
-        session = image.get("session") or {}
-        if session:
-            out += [f"| containers started | {_cell(session.get('containers_started'))} |",
-                    f"| torch imports in the shared probe container | {_cell(session.get('torch_imports'))} |"]
-        out += [f"| label `{k}` | {_cell(v)} |" for k, v in sorted((info.get("labels") or {}).items())] + [""]
-    if image.get("perf"):
-        out += ["### Performance", "", "| figure | value | better |", "|---|---|---|"]
-        out += [f"| `{key}` | {fig['value']:g} {fig['unit']} | {fig['direction']} |"
-                for key, fig in sorted(image["perf"].items())] + [""]
+                f"| ID | `{info.id}` |",
+                f"| registry digests | {_cell(', '.join(info.repo_digests) or 'none (not pushed)')} |",
+                f"| size | {size_text(info.size_bytes)} |", f"| created | {_cell(info.created)} |",
+                f"| user | {_cell(info.user or 'root')} |", f"| entrypoint | {_cell(info.entrypoint)} |",
+                f"| cmd | {_cell(info.cmd)} |"]
+        if image.session:
+            out += [f"| containers started | {_cell(image.session.get('containers_started'))} |",
+                    f"| torch imports in the shared probe container | {_cell(image.session.get('torch_imports'))} |"]
+        out += [f"| label `{k}` | {_cell(v)} |" for k, v in sorted(info.labels.items())] + [""]
+    if image.perf:
+        host = any(f.shard for f in image.perf.values())
+        out += ["### Performance", "", "| figure | value | better |" + (" measured on |" if host else ""),
+                "|---|---|---|" + ("---|" if host else "")]
+        out += [f"| `{key}` | {fig.value:g} {fig.unit} | {fig.direction} |"
+                + (f" {_cell(f'{fig.shard}: {fig.host}')} |" if host else "")
+                for key, fig in sorted(image.perf.items())] + [""]
     return out
 
 
-def _host(host: dict, run: dict) -> list[str]:
+def _host(host: dict, run: Run) -> list[str]:
     gpus = ", ".join(f"{g['index']}: {g['name']}" for g in host.get("gpus") or []) or "none found"
     docker = host.get("docker") or {}
     access = host.get("gpu_access") or {}
@@ -137,5 +172,5 @@ def _host(host: dict, run: dict) -> list[str]:
             f"| GPUs | {_cell(gpus)} |", f"| driver | {_cell(host.get('driver'))} |",
             f"| GPU access | {_cell(access.get('summary'))} |",
             f"| Docker | {_cell(docker.get('version') or docker.get('error'))} |",
-            f"| mode | {run['mode']} |", f"| workers | {run['workers'] or 'none (one process)'} |",
-            f"| duration | {run['duration_s']} s |", f"| command | `pytest {' '.join(run['args'])}` |", ""]
+            f"| mode | {run.mode} |", f"| workers | {run.workers or 'none (one process)'} |",
+            f"| duration | {run.duration_s} s |", f"| command | `{run.program} {' '.join(run.args)}` |", ""]

@@ -1,7 +1,9 @@
-"""The verdict on one image: SIGNED OFF or BLOCKED, with the reasons first.
+"""The verdict on one image: SIGNED OFF or BLOCKED, with the reasons first, and the effect
+of each regression against the baseline: judged together, in judge(), once per image.
 
 Which checks count (images.yaml, per image, `checks:`):
-- every check is REQUIRED unless images.yaml lists it under `checks.advisory`;
+- every check is REQUIRED unless images.yaml lists it under `checks.advisory` (decided
+  when its record is built: records.py);
 - a check named under `checks.required` must also have RUN: if it did not (deselected,
   not collected), the image is blocked, so a sign-off cannot silently lose a check;
 - a name is a test function (`test_cuda_is_available`, every parameter of it) or one
@@ -9,43 +11,39 @@ Which checks count (images.yaml, per image, `checks:`):
 
 What blocks:
 - a required check that failed or errored;
-- a required check that was skipped because it could not run here (no GPU granted, no
-  scanner), when the run is a release run (--require-gpu); a check skipped because it
-  does not apply to the image (images.yaml promises nothing it could judge, or another
-  variant covers this host: outcomes.not_applicable) never blocks;
+- a required check that could not run here (no GPU granted, no scanner), in a release
+  run (--require-gpu; a merge with --release: no shard could run it); a check that does
+  not apply to the image (outcomes.not_applicable) never blocks; a shard never blocks on
+  a check its host could not run (the merge decides);
 - a required check named in `checks.required` that did not run;
 - no check at all ran for the image, or the run was cut short (interrupted, crashed
   worker, collection errors);
 - a performance figure that dropped against the baseline by more than
   images.yaml `regression.max_perf_drop`.
-Advisory failures are listed as notes, and skips in a development run under their own key
+Advisory failures are listed as notes, and skips that do not block under their own key
 (skips); neither blocks.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from typing import Iterable
 
-from ..pytest_plugin.outcomes import is_not_applicable
+from ..pytest_plugin.outcomes import COULD_NOT_RUN, NOT_APPLICABLE_STATUS
+from .model import BLOCKED, FAILING, SIGNED_OFF, CheckRecord, ImageReport, Regression
 
-SIGNED_OFF = "SIGNED OFF"
-BLOCKED = "BLOCKED"
-FAILED = ("failed", "error")
+__all__ = ["BLOCKED", "SIGNED_OFF", "DEVELOPMENT", "RELEASE", "SHARD", "judge", "first_line"]
+
+DEVELOPMENT, RELEASE, SHARD = "development", "release", "shard"
 # Failures are listed root causes first: what is installed, then whether it imports and
 # links, then CUDA, then the rest in the order they ran.
 LEAD_MODULES = ("test_versions", "test_release_pairing", "test_imports", "test_pip_check",
                 "test_shared_libraries", "test_cuda")
 
 
-def _lead(check: dict) -> int:
-    module = (check.get("module") or check.get("nodeid") or "").rsplit("/", 1)[-1].split(".py")[0].split(".")[-1]
+def _lead(check: CheckRecord) -> int:
+    module = (check.module or check.nodeid or "").rsplit("/", 1)[-1].split(".py")[0].split(".")[-1]
     return LEAD_MODULES.index(module) if module in LEAD_MODULES else len(LEAD_MODULES)
-
-
-def is_required(check: dict, advisory: Iterable[str]) -> bool:
-    """A check is required unless its function or its image-less name is listed advisory."""
-    names = {check.get("check"), check.get("function")}
-    return not (names & set(advisory))
 
 
 def first_line(text: str | None, limit: int = 240) -> str:
@@ -59,11 +57,11 @@ def first_line(text: str | None, limit: int = 240) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _grouped(checks: list[dict], what: str, key: str) -> list[str]:
+def _grouped(checks: list[CheckRecord], what: str) -> list[str]:
     """One line per distinct message: 'test_a, test_b failed: message'."""
     groups: "OrderedDict[str, list[str]]" = OrderedDict()
     for check in checks:
-        groups.setdefault(first_line(check.get(key)), []).append(check["check"])
+        groups.setdefault(first_line(check.message), []).append(check.check)
     lines = []
     for message, names in groups.items():
         shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
@@ -72,48 +70,59 @@ def _grouped(checks: list[dict], what: str, key: str) -> list[str]:
     return lines
 
 
-def decide(checks: list[dict], *, required: list[str], advisory: list[str], require_gpu: bool,
-           incomplete: list[str] | None = None, regressions: list[dict] | None = None) -> dict:
-    """{'verdict', 'reasons': [...], 'notes': [...], 'skips': [...]} for one image's checks.
+def _effect(regression: Regression, required: set[str]) -> str:
+    if regression.blocks:
+        return "blocks"
+    if regression.kind == "newly_failing" and regression.name in required:
+        return "blocks (a required check fails)"
+    return "informs"
 
-    Each check is a dict with at least 'check', 'function', 'outcome' (passed, failed,
-    error, skipped, xfailed) and 'message' (failure text or skip reason); this marks
-    each one with 'required'. 'skips' holds, in a development run, one line per reason
-    the required checks that could not run here were skipped for (in a release run they
-    are reasons); a page that lists the skipped checks with their reasons leaves it out.
+
+def judge(image: ImageReport, *, mode: str = DEVELOPMENT, release_option: str = "--require-gpu",
+          incomplete: Iterable[str] = (), notes: Iterable[str] = ()) -> ImageReport:
+    """The image with its verdict, reasons, notes, skips and each regression's effect.
+
+    mode: DEVELOPMENT (a required check that could not run is a note), RELEASE (it blocks;
+    release_option names what made the run a release) or SHARD (it is left to the merge).
+    incomplete: why the run was cut short (each one blocks); notes: what assembling the
+    report noticed (malformed figures, no metadata), appended to the verdict's own notes.
     """
-    reasons: list[str] = list(incomplete or [])
-    notes: list[str] = []
+    checks, policy = image.checks, image.policy
+    reasons: list[str] = list(incomplete)
+    found: list[str] = []
     skips: list[str] = []
-    for check in checks:
-        check["required"] = is_required(check, advisory)
-    mandatory = [c for c in checks if c["required"]]
-    failed = sorted((c for c in mandatory if c["outcome"] in FAILED), key=_lead)
-    inapplicable = [c for c in mandatory if c["outcome"] == "skipped" and is_not_applicable(c.get("message"))]
-    skipped = [c for c in mandatory if c["outcome"] == "skipped" and c not in inapplicable]
+    mandatory = [c for c in checks if c.required]
+    failed = sorted((c for c in mandatory if c.outcome in FAILING), key=_lead)
+    inapplicable = [c for c in mandatory if c.status == NOT_APPLICABLE_STATUS]
+    could_not_run = [c for c in mandatory if c.status == COULD_NOT_RUN]
     if not checks:
         reasons.append("no check ran for this image")
-    reasons += _grouped(failed, "required check {names} failed", "message")
-    if require_gpu:
-        reasons += _grouped(skipped, "required check {names} was skipped in a release run (--require-gpu)",
-                            "message")
-    elif skipped:
-        notes.append(f"development run: {len(skipped)} required check(s) skipped; a release sign-off "
-                     "runs with --require-gpu, where a skipped required check blocks")
-        skips = _grouped(skipped, "skipped: {names}", "message")
+    reasons += _grouped(failed, "required check {names} failed")
+    if could_not_run and mode == RELEASE:
+        reasons += _grouped(could_not_run, f"required check {{names}} was skipped in a release run ({release_option})")
+    elif could_not_run and mode == SHARD:
+        found.append(f"shard: {len(could_not_run)} required check(s) could not run on this host; the merge of "
+                     "the shards decides (a release merge blocks on a check no shard could run)")
+        skips = _grouped(could_not_run, "could not run here: {names}")
+    elif could_not_run:
+        found.append(f"development run: {len(could_not_run)} required check(s) skipped; a release sign-off "
+                     f"runs with {release_option}, where a skipped required check blocks")
+        skips = _grouped(could_not_run, "skipped: {names}")
     if inapplicable:
-        notes.append(f"{len(inapplicable)} check(s) do not apply to this image: "
-                     + ", ".join(c["check"] for c in inapplicable))
-    ran = {c.get("check") for c in checks} | {c.get("function") for c in checks}
-    missing = [name for name in required if name not in ran]
+        found.append(f"{len(inapplicable)} check(s) do not apply to this image: "
+                     + ", ".join(c.check for c in inapplicable))
+    ran = {c.check for c in checks} | {c.function for c in checks}
+    missing = [name for name in policy.required if name not in ran]
     if missing:
         reasons.append("required by images.yaml but did not run: " + ", ".join(missing))
-    for regression in regressions or []:
-        if regression.get("blocks"):
-            reasons.append(f"regression: {regression['summary']}")
-    notes += _grouped([c for c in checks if not c["required"] and c["outcome"] in FAILED],
-                      "advisory check {names} failed", "message")
-    unknown = [name for name in advisory if name not in ran]
+    for regression in image.regressions:
+        if regression.blocks:
+            reasons.append(f"regression: {regression.summary}")
+    found += _grouped([c for c in checks if not c.required and c.outcome in FAILING], "advisory check {names} failed")
+    unknown = [name for name in policy.advisory if name not in ran]
     if unknown:
-        notes.append("images.yaml lists as advisory checks that did not run: " + ", ".join(unknown))
-    return {"verdict": BLOCKED if reasons else SIGNED_OFF, "reasons": reasons, "notes": notes, "skips": skips}
+        found.append("images.yaml lists as advisory checks that did not run: " + ", ".join(unknown))
+    required = {c.check for c in mandatory}
+    regressions = [dataclasses.replace(r, effect=_effect(r, required)) for r in image.regressions]
+    return dataclasses.replace(image, verdict=BLOCKED if reasons else SIGNED_OFF, reasons=reasons,
+                               notes=found + list(notes), skips=skips, regressions=regressions)
