@@ -56,3 +56,7 @@ class DistributedError(ImagecheckError):
 
 class NoPython(ProbeError):
     """The image has no python3 on PATH, so no probe can run."""
+
+
+class PythonWontStart(ProbeError):
+    """The image's python3 fails or hangs at start, so no probe can run."""

@@ -44,6 +44,7 @@ class DistributedRuns:
     def run(self) -> DistributedRun:
         """The run (started now if it has not run yet); DistributedError if it failed."""
         plan = self.plan()
+        self.image.require_python()
 
         def make() -> DistributedRun:
             with self.progress.step(f"torchrun in {self.nodes} container(s): {plan.describe()}"):

@@ -63,13 +63,15 @@ INSTALL = (f"python3 -m pip install --no-index --no-deps --disable-pip-version-c
 @contextlib.contextmanager
 def derived_image(image: ImageUnderTest, timeout: float) -> Iterator[str]:
     """Make the derived image; yields its tag; removes it afterwards."""
+    image.require_python()  # pip is python: a python that cannot start has failed already, once
     client = image.context.client
     identity = image.context.identity
     tag = f"imagecheck-derived:{identity.run_id}-{hashlib.sha256(image.ref.encode()).hexdigest()[:8]}"
     original = image.config
     labels = identity.labels(image.ref, "derived")
     with Container(client, image.ref, labels=labels, user="0", entrypoint=["/bin/sh", "-c"],
-                   command=[INSTALL], autostart=False, stay_up=False, network_mode="none") as builder:
+                   command=[INSTALL], autostart=False, stay_up=False, network_mode="none",
+                   **image.bounds()) as builder:
         builder.put_files(WHEEL_DIR, {WHEEL_NAME: marker_wheel()})
         builder.start()
         code = builder.wait(timeout)

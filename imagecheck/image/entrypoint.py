@@ -28,7 +28,10 @@ def run(image: ImageUnderTest, role: str, command: list[str], *, timeout: float,
         started_marker: str = STARTED_MARKER, with_probes: bool = False) -> ExecResult:
     """Run command through the image's entrypoint; how it ended (exit code, output, seconds).
     CommandNotRun when started_marker does not appear in its output within timeouts.start,
-    CommandTimeout past timeout."""
+    CommandTimeout past timeout. A python command (or the probes) first needs the image's
+    python to start at all (image.require_python: one cause, not one timeout per check)."""
+    if with_probes or command[:1] and command[0].rsplit("/", 1)[-1].startswith("python"):
+        image.require_python()
     start_limit = image.spec.timeouts.start
     container = image.new_container(role, gpu=image.no_gpu, command=command, user=user, autostart=False,
                                     stay_up=False, network_mode="none")

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import NoPython, ProbeError, explain
+from ..errors import CommandTimeout, NoPython, ProbeError, PythonWontStart, explain
 from ..runtime.target import ExecResult, Target
 
 PROBES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "probes"
@@ -59,6 +59,32 @@ def run(target: Target, name: str, args: list[str] | tuple[str, ...] = (), *, ti
             observed=f"exit code {result.exit_code}; last lines:\n{result.tail()}",
             hint="the probe crashed or the image's python could not run it"))
     return ProbeResult(name, data, result)
+
+
+STARTED = "imagecheck-python-started"
+
+
+def python_starts(target: Target, timeout: float, python: str = PYTHON) -> None:
+    """The target's python starts, prints and exits within timeout seconds; NoPython when
+    there is none, PythonWontStart (with what it printed) when it fails or hangs at start."""
+    try:
+        result = target.exec([python, "-c", f"print({STARTED!r})"], timeout=timeout)
+    except CommandTimeout as error:
+        raise PythonWontStart(explain(
+            f"the image's {python} did not start within timeouts.start ({timeout:.0f} s) in {target.image}",
+            expected=f"`{python} -c print(...)` prints and exits at once",
+            observed=str(error).split("observed: ", 1)[-1].split("\n  where:")[0], where=target.name,
+            hint="a .pth file or sitecustomize that blocks at interpreter start (site-packages) is the usual "
+                 "cause; every check that needs python fails with this one cause")) from None
+    if result.exit_code in (126, 127) and _python_missing(result, python):
+        raise NoPython(f"no {python} on PATH in {target.image}; every probe needs the image's own "
+                       "python3 (hint: install Python in the image, or check its PATH)")
+    if not result.ok or STARTED not in result.stdout:
+        raise PythonWontStart(explain(
+            f"the image's {python} does not start in {target.image}",
+            expected=f"`{python} -c print(...)` prints and exits with 0",
+            observed=f"exit code {result.exit_code}; last lines:\n{result.tail()}", where=target.name,
+            hint="every check that needs python fails with this one cause; fix the interpreter first"))
 
 
 def parse(stdout: str) -> dict | None:

@@ -26,6 +26,7 @@ class RunContext:
     say: Callable[[str, str], None] = lambda ref, message: None
     _client: docker.DockerClient | None = None
     _gpu: GpuAccess | None = None
+    _memory_limit: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -46,3 +47,11 @@ class RunContext:
                         pass  # no engine: GPU access is decided from the host alone
                 self._gpu = self.gpu_factory(self._client)
             return self._gpu
+
+    def default_memory_limit(self) -> int | None:
+        """Three quarters of the engine host's memory, in bytes: the memory limit of a
+        container whose image sets none (None when the engine does not say)."""
+        if self._memory_limit is None:
+            total = (self.client.info() or {}).get("MemTotal")
+            self._memory_limit = int(total) * 3 // 4 if total else 0
+        return self._memory_limit or None

@@ -117,6 +117,8 @@ class Services:
             raise ServicesUnavailable(
                 "the Docker engine has no bridge network, so the image's ports cannot be published to "
                 "free host ports (an engine started with --bridge=none); the service checks need one")
+        if "jupyter" in image.spec.ports.values():
+            image.require_python()  # Jupyter is python: a python that cannot start has failed already, once
         ports = {f"{port}/tcp": ("127.0.0.1", None) for port in image.spec.ports}
         environment = {image.spec.jupyter.token_env: self.token} if "jupyter" in image.spec.ports.values() else {}
         self.container = image.new_container(self.role, gpu=image.no_gpu, environment=environment, ports=ports)

@@ -105,15 +105,28 @@ class ImageUnderTest:
         access = self.gpu if gpu is None else gpu
         gpu_kwargs = access.container_kwargs(self.config.get("Env"))
         env = {**gpu_kwargs.pop("environment", {}), **(environment or {})}
-        options = {**(self.run_options() if documented_options else {}), **gpu_kwargs, **kwargs}
+        options = {**self.bounds(), **(self.run_options() if documented_options else {}), **gpu_kwargs, **kwargs}
         container = _CountingContainer(self, self.context.client, self.ref,
                                        labels=self.context.identity.labels(self.ref, role),
                                        environment=env, **options)
         return container
 
+    def bounds(self) -> dict[str, Any]:
+        """What every container of the image is held to (images.yaml limits): its tasks, its
+        memory (default: three quarters of the engine host's), no privileges gained."""
+        limits = self.spec.limits
+        bounds: dict[str, Any] = {"pids_limit": limits.pids,
+                                  "mem_limit": limits.memory or self.context.default_memory_limit()}
+        if limits.no_new_privileges:
+            bounds["security_opt"] = ["no-new-privileges:true"]
+        return {key: value for key, value in bounds.items() if value is not None}
+
     def idle_container(self, role: str, **kwargs: Any) -> Container:
         """A labelled container of this image kept up by `sleep infinity` under an init, for
-        probes (not started: use it in a with-block, or probe_container())."""
+        probes (not started: use it in a with-block, or probe_container()). It has no
+        network but its own loopback unless kwargs give it one (probes need none)."""
+        if "network" not in kwargs:
+            kwargs.setdefault("network_mode", "none")
         return self.new_container(role, entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True, **kwargs)
 
     @contextlib.contextmanager
@@ -121,6 +134,7 @@ class ImageUnderTest:
         """An extra idle container with the probes installed (for a check that needs other
         run options than the shared one: a GPU subset, Docker's default /dev/shm);
         removed on exit."""
+        self.require_python()
         with self.idle_container(role, **kwargs) as container:
             probes.install(container)
             yield container
@@ -141,9 +155,17 @@ class ImageUnderTest:
         return container
 
     # ---- probes --------------------------------------------------------------------------
+    def require_python(self) -> None:
+        """The image's python3 starts and exits within timeouts.start, tried once per image in
+        the shared container: an interpreter that cannot start or hangs at start (a .pth file
+        that blocks) costs one timeouts.start, and every check that needs python fails at once
+        with that cause (PythonWontStart, or NoPython when there is none)."""
+        self.shared("python-starts", lambda: probes.python_starts(self.shared_container(), self.spec.timeouts.start))
+
     def probe(self, name: str, *args: str, timeout: float | None = None, user: str | None = None,
               environment: dict[str, str] | None = None) -> probes.ProbeResult:
-        """Run a probe in the shared container."""
+        """Run a probe in the shared container (once its python is known to start)."""
+        self.require_python()
         result = probes.run(self.shared_container(), name, args, timeout=timeout or self.spec.timeouts.probe,
                             user=user, environment=environment)
         with self._counts_lock:

@@ -19,7 +19,7 @@ import requests.exceptions
 
 from ..errors import CommandTimeout, ContainerStartError, explain
 from .engine import api_message, has_default_bridge, require_image
-from .target import ExecResult, last_lines, show_command
+from .target import BoundedOutput, ExecResult, last_lines, show_command
 
 # Containers this process started and has not removed yet, by id.
 LIVE: dict[str, "Container"] = {}
@@ -66,6 +66,7 @@ class Container:
         self.remove()
 
     def create(self) -> None:
+        refuse_unsafe(self.run_options)
         kwargs: dict[str, Any] = dict(labels=self.labels, detach=True, environment=self.environment,
                                       init=self.init or None, **self.run_options)
         if self.entrypoint is not None:
@@ -212,16 +213,15 @@ class Container:
             raise ContainerStartError(explain(
                 f"could not run `{show_command(shown)}` in {self.image}", observed=api_message(error),
                 where=self.name, hint="the container may have stopped; see its log above")) from None
-        out: list[bytes] = []
-        err: list[bytes] = []
+        out, err = BoundedOutput(), BoundedOutput()
 
         def pump() -> None:
             try:
                 for chunk_out, chunk_err in stream:
                     if chunk_out:
-                        out.append(chunk_out)
+                        out.add(chunk_out)
                     if chunk_err:
-                        err.append(chunk_err)
+                        err.add(chunk_err)
             except (requests.exceptions.RequestException, OSError, ValueError):
                 pass
 
@@ -229,7 +229,7 @@ class Container:
         reader.start()
         reader.join(timeout)
         if reader.is_alive():
-            pid = _marked_pid(b"".join(err).decode(errors="replace"))
+            pid = _marked_pid(err.text())
             if pid is not None:
                 self._raw_exec(["/bin/sh", "-c", _KILL_TREE, str(pid)], timeout=30, user="0",
                                environment=None, workdir=None)
@@ -237,14 +237,33 @@ class Container:
             raise CommandTimeout(explain(
                 f"`{show_command(shown)}` in {self.image} ran past its {timeout:.0f} s limit and was killed",
                 observed="last lines it printed:\n" + last_lines(
-                    (_strip_marker(b"".join(err)) + b"\n" + b"".join(out)).decode(errors="replace")),
+                    (_strip_marker(err.bytes()) + b"\n" + out.bytes()).decode(errors="replace")),
                 where=self.name,
                 hint="raise the limit in images.yaml (timeouts) if the image is just slow"))
-        exit_code = api.exec_inspect(exec_id).get("ExitCode")
-        return ExecResult(list(shown), -1 if exit_code is None else exit_code,
-                          b"".join(out).decode(errors="replace"),
-                          _strip_marker(b"".join(err)).decode(errors="replace"),
-                          time.monotonic() - started)
+        try:
+            exit_code = api.exec_inspect(exec_id).get("ExitCode")
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            raise ContainerStartError(explain(
+                f"`{show_command(shown)}` in {self.image} lost its container or the engine while it ran",
+                observed=f"{type(error).__name__}: {str(error)[:300]}", where=self.name,
+                hint="the container was removed or killed from outside, or the Docker engine stopped")) from None
+        return ExecResult(list(shown), -1 if exit_code is None else exit_code, out.text(),
+                          _strip_marker(err.bytes()).decode(errors="replace"), time.monotonic() - started)
+
+
+DOCKER_SOCKETS = ("docker.sock", "containerd.sock")
+
+
+def refuse_unsafe(options: dict[str, Any]) -> None:
+    """The suite never runs an image it judges privileged, with added capabilities, or with
+    the engine's socket inside (each would hand an unvetted image the host)."""
+    if options.get("privileged") or options.get("cap_add"):
+        raise ValueError("the suite never runs a container privileged or with added capabilities")  # a defect
+    volumes = options.get("volumes") or {}
+    sources = list(volumes) + [str(m.get("Source", "")) for m in options.get("mounts") or []] \
+        + [str(v).split(":")[0] for v in (volumes if isinstance(volumes, list) else [])]
+    if any(name in str(source) for source in sources for name in DOCKER_SOCKETS):
+        raise ValueError("the suite never mounts the Docker engine's socket into a container")  # a defect
 
 
 def remove_all_live() -> int:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ..errors import CommandTimeout, explain
-from .target import ExecResult, last_lines, show_command
+from .target import BoundedOutput, ExecResult, last_lines, show_command
 
 
 class LocalHost:
@@ -64,8 +64,7 @@ class LocalHost:
         except OSError as error:
             return ExecResult(list(command), 127, "", f"{command[0]}: {error.strerror or error}",
                               time.monotonic() - started)
-        out: list[bytes] = []
-        err: list[bytes] = []
+        out, err = BoundedOutput(), BoundedOutput()
         readers = [threading.Thread(target=_pump, args=(proc.stdout, out), daemon=True),
                    threading.Thread(target=_pump, args=(proc.stderr, err), daemon=True)]
         for reader in readers:
@@ -79,19 +78,18 @@ class LocalHost:
                 reader.join(5)
             raise CommandTimeout(explain(
                 f"`{show_command(list(command))}` on {self.name} ran past its {timeout:.0f} s limit and was killed",
-                observed="last lines it printed:\n" + last_lines(b"".join(err + out).decode(errors="replace")),
+                observed="last lines it printed:\n" + last_lines(err.text() + "\n" + out.text()),
                 where=self.name,
                 hint="raise the limit in images.yaml (timeouts) if the machine is just slow")) from None
         for reader in readers:
             reader.join(30)
-        return ExecResult(list(command), proc.returncode, b"".join(out).decode(errors="replace"),
-                          b"".join(err).decode(errors="replace"), time.monotonic() - started)
+        return ExecResult(list(command), proc.returncode, out.text(), err.text(), time.monotonic() - started)
 
 
-def _pump(stream, sink: list[bytes]) -> None:
+def _pump(stream, sink: BoundedOutput) -> None:
     try:
         for chunk in iter(lambda: stream.read1(65536), b""):
-            sink.append(chunk)
+            sink.add(chunk)
     except (OSError, ValueError):
         pass
 

@@ -44,6 +44,41 @@ class Target(Protocol):
              environment: dict[str, str] | None = None, workdir: str | None = None) -> ExecResult: ...
 
 
+class BoundedOutput:
+    """What a command printed on one stream, held within bounds: the first HEAD bytes and the
+    last TAIL bytes (a probe's JSON is its last line; an image that prints megabytes, or a
+    gigabyte, cannot fill this process's memory). text() marks what was left out."""
+
+    HEAD = 256 * 1024
+    TAIL = 16 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.HEAD - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self._tail += chunk
+        excess = len(self._tail) - self.TAIL
+        if excess > 0:
+            del self._tail[:excess]
+            self.dropped += excess
+
+    def bytes(self) -> bytes:
+        gap = f"\n[... {self.dropped} bytes left out ...]\n".encode() if self.dropped else b""
+        return bytes(self._head) + gap + bytes(self._tail)
+
+    def text(self) -> str:
+        """The output as text (bytes that are not UTF-8 replaced, never an error)."""
+        return self.bytes().decode(errors="replace")
+
+
 def last_lines(text: str, lines: int = 15) -> str:
     """The last lines of some output, or '(nothing printed)'."""
     return "\n".join(text.strip().splitlines()[-lines:]) or "(nothing printed)"
