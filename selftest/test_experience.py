@@ -74,7 +74,8 @@ def test_a_failing_step(progress):
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
 def test_progress_lines_show_while_output_is_captured(pytester, workers):
     pytester.makepyfile(test_slow=SLOW_CHECK)
-    result = pytester.runpytest_subprocess("-p", "imagecheck.pytest_plugin.plugin", "--images-file", str(ROOT / "images.yaml"),
+    # the plugin by its pytest11 entry point's name (loading its module by name would register it twice)
+    result = pytester.runpytest_subprocess("-p", "imagecheck", "--images-file", str(ROOT / "images.yaml"),
                                            "-p", "no:cacheprovider", *workers)
     output = result.stdout.str() + result.stderr.str()
     prefix = r"\[imagecheck gw\d\]" if workers else r"\[imagecheck\]"

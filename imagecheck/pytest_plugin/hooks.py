@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .. import config as config_module
-from ..errors import ConfigError, ImagecheckError
+from ..errors import ConfigError, ImagecheckError, explain
 from ..image.companions import FACT_COMPANIONS
 from ..image.run_context import RunContext
 from ..image.under_test import ImageUnderTest
@@ -47,7 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Image to validate (repeatable); default: every image in images.yaml that "
                          "is not marked run_by_default: false")
     group.addoption("--images-file", default=None, metavar="PATH",
-                    help="The images and their promises (default: images.yaml at the project root)")
+                    help="The images and their promises (default: images.yaml in the root folder, else "
+                         "the one beside the imagecheck package)")
     group.addoption("--gpu-mode", default="auto", metavar="MODE",
                     help="GPU access for containers: auto, toolkit (--gpus via the NVIDIA Container "
                          "Toolkit), devices (device nodes and the driver folder), none (default: auto)")
@@ -65,6 +66,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    again = _with_images_file_joined(config)
+    if again:
+        _run_again(config, again)
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     mode = config.getoption("--gpu-mode")
@@ -82,12 +86,14 @@ def pytest_configure(config: pytest.Config) -> None:
         if problem:
             raise pytest.UsageError(f"--image {ref!r}: expected an image reference such as pytorch-cuda:v2.6, "
                                     f"registry.example.com:5000/team/pytorch-cuda:v2.6 or REPO@sha256:DIGEST; {problem}")
-    path = Path(config.getoption("--images-file") or Path(config.rootpath) / "images.yaml")
+    path = Path(config.getoption("--images-file") or config_module.default_images_file(config.rootpath))
     try:
         catalog = config_module.load(path)
     except ConfigError as error:
         raise pytest.UsageError(f"images.yaml is not valid:\n  {error}") from None
     refs = list(dict.fromkeys(config.getoption("--image"))) or catalog.default_refs()
+    if not refs:
+        raise pytest.UsageError(_nothing_to_run(catalog))
     context = RunContext(
         identity=RunIdentity(controller_run_id(config) or new_run_id()),
         client_factory=engine.connect,
@@ -101,6 +107,45 @@ def pytest_configure(config: pytest.Config) -> None:
     state.sigterm.install()
     progress_module.install(config)
     signoff_plugin.configure(config, state)
+
+
+def _with_images_file_joined(config: pytest.Config) -> list[str] | None:
+    """The command line with `--images-file PATH` written `--images-file=PATH`, when pytest
+    took PATH for a test path while it chose its root folder and configuration file (it
+    does that before any plugin adds its options); None when that cannot have happened:
+    no space form naming an existing path, --rootdir or -c given, or --help and --version."""
+    args = [str(arg) for arg in config.invocation_params.args]
+    if config.getoption("rootdir") or config.getoption("inifilename") or config.getoption("help") \
+            or config.getoption("version"):
+        return None
+    joined, index, changed = [], 0, False
+    while index < len(args):
+        if args[index] == "--images-file" and index + 1 < len(args) and Path(args[index + 1]).exists():
+            joined.append(f"--images-file={args[index + 1]}")
+            index, changed = index + 2, True
+        else:
+            joined.append(args[index])
+            index += 1
+    return joined if changed else None
+
+
+def _run_again(config: pytest.Config, args: list[str]) -> None:
+    """Run the session again with args in this process and end this one with its exit status."""
+    status = pytest.main(args, plugins=list(config.invocation_params.plugins or ()))
+    given = next(arg for arg in args if arg.startswith("--images-file="))
+    pytest.exit(f"imagecheck: the run above is the session started again with {given}: pytest had taken the "
+                "path after --images-file for a test path when it chose its root folder", returncode=int(status))
+
+
+def _nothing_to_run(catalog: config_module.Catalog) -> str:
+    """The usage error of a run with no --image whose images file lists no image to run by default."""
+    listed = list(catalog.images)
+    observed = (f"{len(listed)} image(s), each marked run_by_default: false ({', '.join(listed[:5])}"
+                f"{', ...' if len(listed) > 5 else ''})" if listed else "no image (the images mapping is empty or missing)")
+    return explain(f"{catalog.path} lists no image to run and no --image was given: nothing to validate",
+                   expected="an image under 'images:' not marked run_by_default: false, or --image REF",
+                   observed=observed, where=str(catalog.path),
+                   hint=f"name an image: --image {listed[0] if listed else 'REPO:TAG'}, or add one under 'images:'")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -188,11 +233,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    """An ImagecheckError raised by a fixture fails the check's setup with its message
+    alone (pytest caches a fixture's error and raises it again for each check that uses
+    it: each time through here)."""
+    try:
+        return (yield)
+    except ImagecheckError as error:
+        fail(str(error))
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """An ImagecheckError that escapes a check fails it with its message alone: the message
-    already says what, expected and observed, where, and a hint; a traceback adds noise.
-    (Fixtures convert their own: pytest caches a fixture's first exception before any hook
-    could replace it.)"""
+    already says what, expected and observed, where, and a hint; a traceback adds noise."""
     try:
         return (yield)
     except ImagecheckError as error:
