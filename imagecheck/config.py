@@ -74,8 +74,9 @@ AT_LEAST_ONE = Bounds(1)
 NOT_NEGATIVE = Bounds(0)
 SHARE = Bounds(0, 1)
 PORT = Bounds(1, 65535)
-# docker's sizes (--memory, --shm-size): a number above 0 and an optional unit, b, k, m, g (KiB...).
-DOCKER_SIZE = Pattern(r"(?=[0-9.]*[1-9])[0-9]+(?:\.[0-9]+)?\s?(?:[bB]|[kKmMgGtT][iI]?[bB]?)?",
+# docker's sizes (--memory, --shm-size) as the Docker SDK reads them: a number above 0 and an
+# optional unit b, k, m or g (KiB, MiB, GiB), which may end in b (512mb).
+DOCKER_SIZE = Pattern(r"(?=[0-9.]*[1-9])[0-9]+(?:\.[0-9]+)?(?:[bB]|[kKmMgG][bB]?)?",
                       "a docker size above 0: a number with an optional unit b, k, m or g (512m, 8g, 48g)")
 IPC_MODE = Pattern(r"none|private|shareable|host|container:\S+",
                    "an IPC mode docker knows: none, private, shareable, host or container:NAME")
@@ -122,7 +123,8 @@ class LimitsSpec:
     # tasks (processes and threads); torch.compile and DDP need hundreds
     pids: int = field(default=4096, metadata={"bounds": AT_LEAST_ONE})
     # docker's --memory (e.g. "48g"); null: three quarters of the host's memory
-    memory: str | None = field(default=None, metadata={"pattern": DOCKER_SIZE})
+    memory: str | None = field(default=None, metadata={
+        "pattern": DOCKER_SIZE, "hint": "correct the value, or leave the key out for three quarters of the host's memory"})
     no_new_privileges: bool = True
 
 
@@ -237,7 +239,8 @@ class ImageSpec:
     nccl: str | None = None
     extra_modules: list[str] = field(default_factory=list)
     user: UserSpec | None = None
-    ports: dict[int, str] = field(default_factory=dict, metadata={"key_bounds": PORT})
+    ports: dict[int, str] = field(default_factory=dict, metadata={
+        "key_bounds": PORT, "key_is": "a TCP port", "hint": "list the ports the image listens on (22: ssh, 8888: jupyter)"})
     jupyter: JupyterSpec = field(default_factory=JupyterSpec)
     environment: dict[str, str] = field(default_factory=dict)
     run_options: RunOptions = field(default_factory=RunOptions)
@@ -503,8 +506,8 @@ def _check_declared(f: dataclasses.Field, annotation: Any, value: Any, where: _P
     if key_bounds:
         for item in value:
             if not key_bounds.admits(item):
-                raise ConfigError(f"{where}, key '{key}': expected keys {key_bounds.describe()}, got {_kind(item)}"
-                                  f"{where.line(f'{key}.{item}')}; hint: {hint}")
+                raise ConfigError(f"{where}, key '{key}.{item}': expected {f.metadata.get('key_is', 'a key')} "
+                                  f"{key_bounds.describe()}, got {_kind(item)}{where.line(f'{key}.{item}')}; hint: {hint}")
     if pattern and not pattern.admits(value):
         raise ConfigError(f"{where}, key '{key}': expected {pattern.expected}, got {_kind(value)}{where.line(key)}; "
                           f"hint: {hint}")
