@@ -175,6 +175,14 @@ def test_an_images_file_outside_the_project_works_in_both_forms(tmp_path, launch
     assert "Traceback" not in output
 
 
+def test_every_path_option_of_the_suite_works_in_the_space_form_from_the_project_folder(tmp_path):
+    """The nightly's case: --signoff-report DIR outside the project, an existing folder."""
+    status, output = command(ROOT, *PYTEST, f"--images-file={CONFIGS / 'valid.yaml'}", "--signoff-report", tmp_path,
+                             "--co", "-q", *TORCH_PROMISES)
+    assert status == 0, output
+    pytest.LineMatcher(output.splitlines()).fnmatch_lines(BOTH_IMAGES)
+
+
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_a_missing_images_file_is_a_usage_error_from_any_folder(tmp_path, launcher):
     status, output = launch(launcher, tmp_path, "--images-file", tmp_path / "nowhere.yaml", "--co")

@@ -63,10 +63,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--require-gpu", action="store_true", default=False,
                     help="Release sign-off: a GPU check that cannot run fails instead of skipping")
     signoff_plugin.add_options(group)
+    OPTIONS_WITH_VALUES[:] = [name for option in group.options if _takes_a_value(option.attrs())
+                              for name in option.names() if name.startswith("--")]
+
+
+def _takes_a_value(attrs: dict[str, Any]) -> bool:
+    """Whether an option takes a value (pytest 9 gives the argparse action's fields, earlier
+    versions the keywords given to addoption)."""
+    return attrs.get("nargs") != 0 and attrs.get("action") not in ("store_true", "store_false", "count")
+
+
+# The long options of the imagecheck group that take a value (--images-file, --baseline...),
+# as pytest_addoption registered them.
+OPTIONS_WITH_VALUES: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    again = _with_images_file_joined(config)
+    again = _with_path_values_joined(config)
     if again:
         _run_again(config, again)
     for marker in MARKERS:
@@ -109,19 +122,20 @@ def pytest_configure(config: pytest.Config) -> None:
     signoff_plugin.configure(config, state)
 
 
-def _with_images_file_joined(config: pytest.Config) -> list[str] | None:
-    """The command line with `--images-file PATH` written `--images-file=PATH`, when pytest
-    took PATH for a test path while it chose its root folder and configuration file (it
-    does that before any plugin adds its options); None when that cannot have happened:
-    no space form naming an existing path, --rootdir or -c given, or --help and --version."""
-    args = [str(arg) for arg in config.invocation_params.args]
+def _with_path_values_joined(config: pytest.Config) -> list[str] | None:
+    """The command line with `--images-file PATH` (and every imagecheck option whose value
+    is an existing path: --baseline FILE, --signoff-report DIR...) written `--images-file=PATH`,
+    when pytest took PATH for a test path while it chose its root folder and configuration
+    file (it does that before any plugin adds its options); None when that cannot have
+    happened: no such option, --rootdir or -c given, or --help and --version."""
     if config.getoption("rootdir") or config.getoption("inifilename") or config.getoption("help") \
             or config.getoption("version"):
         return None
+    args = [str(arg) for arg in config.invocation_params.args]
     joined, index, changed = [], 0, False
     while index < len(args):
-        if args[index] == "--images-file" and index + 1 < len(args) and Path(args[index + 1]).exists():
-            joined.append(f"--images-file={args[index + 1]}")
+        if args[index] in OPTIONS_WITH_VALUES and index + 1 < len(args) and Path(args[index + 1]).exists():
+            joined.append(f"{args[index]}={args[index + 1]}")
             index, changed = index + 2, True
         else:
             joined.append(args[index])
@@ -132,9 +146,9 @@ def _with_images_file_joined(config: pytest.Config) -> list[str] | None:
 def _run_again(config: pytest.Config, args: list[str]) -> None:
     """Run the session again with args in this process and end this one with its exit status."""
     status = pytest.main(args, plugins=list(config.invocation_params.plugins or ()))
-    given = next(arg for arg in args if arg.startswith("--images-file="))
+    given = " ".join(arg for arg in args if arg.split("=", 1)[0] in OPTIONS_WITH_VALUES and "=" in arg)
     pytest.exit(f"imagecheck: the run above is the session started again with {given}: pytest had taken the "
-                "path after --images-file for a test path when it chose its root folder", returncode=int(status))
+                "path after the option for a test path when it chose its root folder", returncode=int(status))
 
 
 def _nothing_to_run(catalog: config_module.Catalog) -> str:
