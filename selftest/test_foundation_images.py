@@ -7,7 +7,7 @@ from helpers import REFERENCE, SEEDRECIPE, checks_of, containers_created, run_in
 
 FOUNDATION = ("tests/test_imports.py", "tests/test_versions.py", "tests/test_release_pairing.py",
               "tests/test_pip_check.py", "tests/test_shared_libraries.py", "tests/test_derived_image.py")
-CHECKS_PER_IMAGE = 15
+CHECKS_PER_IMAGE = 16
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,21 @@ def test_a_missing_bundled_library_fails_only_the_shared_library_check(tmp_path,
     assert run.names("failed") == {f"test_every_shared_library_resolves[{ref}]"}
     message = run.message(f"test_every_shared_library_resolves[{ref}]")
     assert "torchvision/image.so: libpng16" in message and "not found" in message
+
+
+def test_a_library_shadowed_by_the_search_path_fails_only_the_search_order_check(tmp_path, fixture_image):
+    """Other files named libnccl.so.2 (by ENV LD_LIBRARY_PATH) and libcudnn.so.9 (by an
+    ld.so.conf.d file and ldconfig) come before torch's: torch still imports and every
+    library resolves (by RPATH), only the search-order check sees the conflict."""
+    ref = fixture_image("pytorch-cuda:v2.6-shadowed-library")
+    run = run_inner(tmp_path, "--image", ref, tests=FOUNDATION)
+    name = f"test_no_other_file_comes_before_a_library_torch_ships[{ref}]"
+    assert run.names("failed") == {name}, {n: run.message(n)[:400] for n in run.names("failed")}
+    message = run.message(name)
+    for phrase in ("libnccl.so.2: /usr/local/nccl/lib/libnccl.so.2 comes first (put there by ENV LD_LIBRARY_PATH), "
+                   "not torch's /opt/venv/lib/python3.11/site-packages/nvidia/nccl/lib/libnccl.so.2",
+                   "libcudnn.so.9: /usr/local/cudnn/lib/libcudnn.so.9 comes first (put there by "
+                   "/etc/ld.so.conf.d/cudnn.conf (ld.so cache))",
+                   "are not the first file of their name in the loader's search order",
+                   "hint: remove the folder from ENV LD_LIBRARY_PATH"):
+        assert phrase in message, f"{phrase!r} not in:\n{message[:2000]}"

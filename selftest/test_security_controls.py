@@ -4,7 +4,7 @@ Each defect image (fixtures/images/defects/<name>/: the reference plus one defec
 fail exactly the check(s) named for it here, for the reason named, and pass every other
 check of the contract; the reference image must pass them all. No secret value may appear
 in full in the output, the JUnit report or the sign-off report (report.html, report.md,
-report.json) of any of these runs.
+report.json) of any of these runs, nor any line of a private key baked into a control.
 
 Each image gets one inner run restricted to the contract's test modules (about a minute
 per image); select one with -k, e.g. `-k no-init`.
@@ -62,6 +62,12 @@ CONTROLS = {
         "test_torch_works_under_an_arbitrary_uid": "did not run the command it was given"},
     "pytorch-cuda:v2.6-secret-in-file": {
         "test_files_hold_no_secrets": "/home/aiuser/.cache/huggingface/token:1: Hugging Face token (hf_I…"},
+    # Host keys left in /etc/ssh that sshd does not serve (it serves a fresh key per
+    # container): the served-key check passes, the file scan names each key and its type.
+    # The served baked key of ssh-baked-host-keys is that check's, not the file scan's.
+    "pytorch-cuda:v2.6-ssh-unserved-host-keys": {
+        "test_files_hold_no_secrets": "/etc/ssh/ssh_host_ed25519_key: private SSH host key, type ssh-ed25519 "
+                                      "(not served"},
     "pytorch-cuda:v2.6-empty-password": {
         "test_no_account_has_an_empty_or_preset_password": "aiuser: an empty password (in /etc/shadow)"},
     # PID 1 exits on SIGTERM (docker stop is prompt) and the services answer: only reaping fails.
@@ -80,6 +86,10 @@ CONTROLS = {
                          "test_docker_stop_is_prompt"),
                         "were not ready within timeouts.service_ready (30 s)")},
 }
+# Controls that carry private keys made at build time: the leak check reads them from the
+# image (as root) and looks for every line of each key in the output and the reports.
+BAKED_KEYS = {"pytorch-cuda:v2.6-ssh-unserved-host-keys": "/etc/ssh/ssh_host_*_key",
+              "pytorch-cuda:v2.6-ssh-baked-host-keys": "/etc/ssh/ssh_host_ed25519_key"}
 # The checks that judge how the ports answered fail in their own call (a silent port is
 # their finding, never a setup error of theirs).
 JUDGES_ANSWERS = {"test_every_listed_port_answers_from_the_host", "test_ssh_answers_with_its_banner"}
@@ -105,6 +115,16 @@ def fake_secrets() -> set[str]:
     return values
 
 
+def baked_key_lines(docker_client, ref: str) -> set[str]:
+    """The base64 lines of the private keys BAKED_KEYS names in the image (empty for other
+    images), read in a container of the image as root (no network, removed at once)."""
+    if ref not in BAKED_KEYS:
+        return set()
+    text = docker_client.containers.run(ref, ["-c", f"cat {BAKED_KEYS[ref]}"], entrypoint=["sh"], user="0",
+                                        network_mode="none", remove=True).decode()
+    return {line.strip() for line in text.splitlines() if len(line.strip()) >= 40 and "PRIVATE KEY" not in line}
+
+
 def by_check(outcomes: dict) -> dict:
     """Outcomes keyed by test function name (the inner run checks one image)."""
     return {name.split("[", 1)[0]: outcome for name, outcome in outcomes.items()}
@@ -119,6 +139,8 @@ def test_the_leak_check_knows_the_fake_secrets():
 @pytest.mark.parametrize("ref", [REFERENCE, *CONTROLS])
 def test_image_fails_exactly_its_named_checks(ref, run_suite, fixture_image, docker_client, pytester):
     fixture_image(ref)
+    key_lines = baked_key_lines(docker_client, ref)
+    assert key_lines or ref not in BAKED_KEYS, f"{ref}: no private key read from {BAKED_KEYS[ref]} for the leak check"
     signoff = pytester.path / "signoff"
     run = run_suite("--image", ref, "--showlocals", "--signoff-report", str(signoff),  # locals too must not leak
                     tests=SECURITY_TESTS)
@@ -148,6 +170,9 @@ def test_image_fails_exactly_its_named_checks(ref, run_suite, fixture_image, doc
     leaked = [f"{value[:4]}… in {where}" for value in fake_secrets()
               for where, text in [("the output", run.stdout), *reports.items()] if value in text]
     assert not leaked, f"{ref}: a secret value appears in full in the output or a report ({leaked})"
+    leaked_keys = {where for line in key_lines for where, text in [("the output", run.stdout), *reports.items()]
+                   if line in text}
+    assert not leaked_keys, f"{ref}: a line of a private key baked into the image appears in {sorted(leaked_keys)}"
 
     # Other runs may use the same image meanwhile: a leftover is a container made in this
     # window that still exists although the process that made it has ended.

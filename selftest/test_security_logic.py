@@ -1,17 +1,22 @@
 """Pure logic of the security contract: credential patterns and redaction, the build
-history parser, the allowlists, the filesystem probe's file scan and account states, the
-CVE policy and report parsers, /proc/net addresses. No Docker."""
+history parser, the allowlists, the filesystem probe's file scan and account states,
+private SSH host keys (their type, sshd's HostKeys, which are findings), the loader's
+search order for torch's libraries (library conflicts), the CVE policy and report parsers,
+/proc/net addresses. No Docker."""
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
+import os
+import struct
 import sys
 
 import pytest
 
 from helpers import ROOT
 from imagecheck.image import filesystem_walk as filesystem
-from imagecheck.rules import cves, secrets
+from imagecheck.rules import cves, library_search, secrets
 from imagecheck.image.listeners import _proc_address
 
 PROBES = ROOT / "fixtures" / "probes"
@@ -132,17 +137,22 @@ def test_redaction_leaves_ordinary_text_alone():
 
 # ---- the filesystem probe's pure parts (fixtures/probes/filesystem.py, run here) ----------
 
-@pytest.fixture(scope="module")
-def walk_probe():
-    """The probe module, imported from fixtures/probes (it imports _common from there)."""
+def _probe_module(name: str):
+    """A probe module, imported from fixtures/probes (it imports _common from there)."""
     sys.path.insert(0, str(PROBES))
     try:
-        spec = importlib.util.spec_from_file_location("imagecheck_filesystem_probe", PROBES / "filesystem.py")
+        spec = importlib.util.spec_from_file_location(f"imagecheck_{name}_probe", PROBES / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(PROBES))
     return module
+
+
+@pytest.fixture(scope="module")
+def walk_probe():
+    """The filesystem probe's module."""
+    return _probe_module("filesystem")
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +215,199 @@ def test_probe_tells_each_accounts_password_state(walk_probe, tmp_path):
     assert walk_probe.shadow_accounts(str(passwd), str(tmp_path / "absent"))["shadow_missing"] is True
     unreadable = walk_probe.shadow_accounts(str(passwd), str(tmp_path))  # a folder: OSError on reading
     assert unreadable["readable"] is False and "IsADirectoryError" in unreadable["error"]
+
+
+# ---- private SSH host keys: the probe's part (type, sshd's HostKeys), the findings ---------
+
+def _ssh_string(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+PRIVATE_PART = b"\x01\x02\x03\x04" * 40  # stands for the private key material
+
+
+def openssh_key(key_type: str) -> str:
+    """A private key in OpenSSH's format, its public part of the given type (the private
+    part is filler: the type must come from the public part alone)."""
+    public = _ssh_string(key_type.encode()) + _ssh_string(b"\xaa" * 32)
+    blob = (b"openssh-key-v1\0" + _ssh_string(b"none") + _ssh_string(b"none") + _ssh_string(b"")
+            + struct.pack(">I", 1) + _ssh_string(public) + _ssh_string(PRIVATE_PART))
+    body = base64.b64encode(blob).decode()
+    lines = [body[i:i + 70] for i in range(0, len(body), 70)]
+    return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize("text, key_type", [
+    (openssh_key("ssh-ed25519"), "ssh-ed25519"),
+    (openssh_key("ecdsa-sha2-nistp256"), "ecdsa-sha2-nistp256"),
+    (openssh_key("ssh-rsa"), "ssh-rsa"),
+    (openssh_key("not a type; rm -rf /"), "unknown type"),  # text from the image is never passed on raw
+    ("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nMIIE\n"
+     "-----END RSA PRIVATE KEY-----\n", "ssh-rsa"),
+    ("-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n", "ecdsa"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\n!!!\n-----END OPENSSH PRIVATE KEY-----\n", "unknown type"),
+    ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI root@host\n", None),  # a public key is no finding
+])
+def test_probe_reads_a_private_keys_type_and_nothing_else(walk_probe, text, key_type):
+    assert walk_probe.private_key_type(text) == key_type
+
+
+def test_probe_reads_sshds_host_keys_through_its_includes(walk_probe, tmp_path):
+    conf_d = tmp_path / "sshd_config.d"
+    conf_d.mkdir()
+    (conf_d / "10-keys.conf").write_text("# fresh keys per container\nHostKey /run/keys/ssh_host_ed25519_key\n"
+                                         "hostkey=/run/keys/ssh_host_rsa_key\n")
+    (conf_d / "20-match.conf").write_text("Match User backup\n  HostKey /never/read\n")
+    config = tmp_path / "sshd_config"
+    config.write_text(f"Include {conf_d}/*.conf\nHostKey /etc/ssh/ssh_host_ecdsa_key\nPasswordAuthentication no\n")
+    assert walk_probe.sshd_host_keys(str(config)) == {
+        "/run/keys/ssh_host_ed25519_key": f"HostKey in {conf_d}/10-keys.conf",
+        "/run/keys/ssh_host_rsa_key": f"HostKey in {conf_d}/10-keys.conf",
+        "/etc/ssh/ssh_host_ecdsa_key": f"HostKey in {config}"}
+    config.write_text("UsePAM yes\n")  # no HostKey: sshd's defaults in /etc/ssh
+    assert sorted(walk_probe.sshd_host_keys(str(config))) == sorted(walk_probe.SSHD_DEFAULT_HOST_KEYS)
+    assert walk_probe.sshd_host_keys(str(tmp_path / "absent")) == {}  # no sshd: no key it serves
+
+
+def test_probe_finds_host_keys_by_name_and_by_sshds_configuration(walk_probe, tmp_path):
+    named = tmp_path / "ssh_host_ed25519_key"
+    named.write_text(openssh_key("ssh-ed25519"))
+    served = tmp_path / "host.pem"
+    served.write_text(openssh_key("ssh-rsa"))
+    public = tmp_path / "ssh_host_rsa_key"
+    public.write_text("ssh-rsa AAAAB3NzaC1yc2E root@build\n")  # misnamed, but holds no private key
+    configured = {str(served): "HostKey in /etc/ssh/sshd_config"}
+    found = [walk_probe.host_key(str(path), path.name, configured, 65536) for path in (named, served, public)]
+    assert found == [{"path": str(named), "type": "ssh-ed25519", "configured": None},
+                     {"path": str(served), "type": "ssh-rsa", "configured": "HostKey in /etc/ssh/sshd_config"},
+                     None]
+    assert walk_probe.host_key(str(tmp_path / "id_rsa"), "id_rsa", configured, 65536) is None  # not a host key
+    body = openssh_key("ssh-ed25519").splitlines()[1]
+    assert body not in json.dumps(found)
+
+
+HOST_KEYS = [{"path": "/etc/ssh/ssh_host_rsa_key", "type": "ssh-rsa", "configured": None},
+             {"path": "/etc/ssh/ssh_host_ed25519_key", "type": "ssh-ed25519",
+              "configured": "HostKey in /etc/ssh/sshd_config.d/10-keys.conf"}]
+
+
+def test_an_unserved_host_key_is_a_finding_and_a_served_one_the_ssh_checks():
+    found = secrets.host_key_findings(HOST_KEYS, ssh_promised=True, allowlist=[])
+    assert [str(f) for f in found] == ["/etc/ssh/ssh_host_rsa_key: private SSH host key, type ssh-rsa "
+                                       "(not served: no HostKey of sshd's configuration names it)"]
+    # no ssh port promised: no check compares the served keys, so a configured one is a finding too
+    found = secrets.host_key_findings(HOST_KEYS, ssh_promised=False, allowlist=[])
+    assert [f.where for f in found] == ["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key"]
+    assert "served by any sshd the image starts: HostKey in /etc/ssh/sshd_config.d/10-keys.conf" in str(found[1])
+    assert secrets.host_key_findings(HOST_KEYS, ssh_promised=False, allowlist=["/etc/ssh/ssh_host_*"]) == []
+
+
+# ---- the loader's search order for torch's libraries (library conflicts) ---------------------
+
+@pytest.fixture(scope="module")
+def search_probe():
+    """The library search probe's module."""
+    return _probe_module("library_search")
+
+
+def elf(path, elf_class: int = 2, machine: int = 62, filler: bytes = b"") -> str:
+    """A file with an ELF header (64-bit little-endian x86-64 unless told)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x7fELF" + bytes([elf_class, 1, 1]) + bytes(9) + b"\x03\x00"
+                     + machine.to_bytes(2, "little") + bytes(20) + filler)
+    return str(path)
+
+
+def test_probe_reads_ld_library_path_and_the_ld_so_cache(search_probe):
+    assert search_probe.library_path("/a:/b;;/c", cwd="/work") == [
+        ("/a", "ENV LD_LIBRARY_PATH"), ("/b", "ENV LD_LIBRARY_PATH"), ("/work", "ENV LD_LIBRARY_PATH"),
+        ("/c", "ENV LD_LIBRARY_PATH")]
+    assert search_probe.library_path("") == []
+    cache = ("3 libs found in cache `/etc/ld.so.cache'\n"
+             "\tlibnccl.so.2 (libc6,x86-64) => /usr/local/nccl/lib/libnccl.so.2\n"
+             "\tlibnccl.so.2 (libc6) => /usr/lib/i386-linux-gnu/libnccl.so.2\n"
+             "\tlibz.so.1 (libc6,x86-64, OS ABI: Linux 3.2.0) => /lib/x86_64-linux-gnu/libz.so.1\n")
+    assert search_probe.parse_cache(cache, "x86_64") == {"libnccl.so.2": ["/usr/local/nccl/lib/libnccl.so.2"],
+                                                         "libz.so.1": ["/lib/x86_64-linux-gnu/libz.so.1"]}
+
+
+def test_probe_follows_ld_so_conf_includes_in_order(search_probe, tmp_path):
+    conf_d = tmp_path / "ld.so.conf.d"
+    conf_d.mkdir()
+    (conf_d / "00-cudnn.conf").write_text("/usr/local/cudnn/lib/\n")
+    (conf_d / "libc.conf").write_text("# libc default configuration\n/usr/local/lib\n")
+    conf = tmp_path / "ld.so.conf"
+    conf.write_text("include ld.so.conf.d/*.conf\n/opt/extra/lib\n")
+    assert search_probe.conf_folders(str(conf)) == [
+        ("/usr/local/cudnn/lib", str(conf_d / "00-cudnn.conf")), ("/usr/local/lib", str(conf_d / "libc.conf")),
+        ("/opt/extra/lib", str(conf))]
+
+
+def test_probe_lists_files_of_a_librarys_name_in_the_loaders_order(search_probe, tmp_path):
+    shipped = elf(tmp_path / "site/nvidia/nccl/lib/libnccl.so.2", filler=b"torch's own")
+    env_copy = elf(tmp_path / "env/libnccl.so.2", filler=b"another NCCL")
+    elf(tmp_path / "lib32/libnccl.so.2", elf_class=1)  # 32-bit: the loader passes over it
+    link = tmp_path / "linked/libnccl.so.2"
+    link.parent.mkdir()
+    os.symlink(shipped, link)
+    identical = tmp_path / "copied/libnccl.so.2"
+    identical.parent.mkdir()
+    identical.write_bytes((tmp_path / "site/nvidia/nccl/lib/libnccl.so.2").read_bytes())
+    script = tmp_path / "default/libnccl.so.2"
+    script.parent.mkdir()
+    script.write_text("INPUT(-lnccl_static)\n")  # no ELF: dlopen stops on it
+    search_path = [(str(tmp_path / folder), "ENV LD_LIBRARY_PATH") for folder in ("lib32", "linked", "env")]
+    cache = {"libnccl.so.2": [str(identical)]}
+    conf = [(str(tmp_path / "copied"), "/etc/ld.so.conf.d/nccl.conf")]
+    found = search_probe.candidates("libnccl.so.2", [shipped], search_path, cache, conf, [str(tmp_path / "default")])
+    assert found == [
+        {"path": str(link), "via": "ENV LD_LIBRARY_PATH", "same": True},
+        {"path": env_copy, "via": "ENV LD_LIBRARY_PATH", "same": False},
+        {"path": str(identical), "via": "/etc/ld.so.conf.d/nccl.conf (ld.so cache)", "same": True},
+        {"path": str(script), "via": "the loader's default folders", "same": False}]
+    # no ldconfig in the image: the ld.so.conf folders stand in for the cache
+    without_cache = search_probe.candidates("libnccl.so.2", [shipped], [], None, conf, [])
+    assert [c["via"] for c in without_cache] == ["/etc/ld.so.conf.d/nccl.conf (ld.so.conf; no ldconfig to read "
+                                                 "the cache)"]
+
+
+def test_probe_finds_the_libraries_torch_and_its_wheels_ship(search_probe, tmp_path):
+    torch_root = tmp_path / "site-packages/torch"
+    elf(torch_root / "lib/libtorch_cuda.so")
+    elf(torch_root / "lib/libgomp-a34b3233.so.1")
+    elf(tmp_path / "site-packages/nvidia/nccl/lib/libnccl.so.2")
+    (tmp_path / "site-packages/nvidia/nccl/lib/__init__.py").write_text("")
+    elf(tmp_path / "site-packages/torchvision.libs/libpng16.so.16")  # torchvision's, not torch's
+    folders = search_probe.shipped_folders(str(torch_root))
+    assert sorted(search_probe.shipped_libraries(folders)) == ["libgomp-a34b3233.so.1", "libnccl.so.2",
+                                                               "libtorch_cuda.so"]
+    assert search_probe.shipped_folders(None) == []
+
+
+def test_the_first_file_of_a_name_decides_a_conflict():
+    libraries = {
+        "libnccl.so.2": {"shipped": "/venv/nvidia/nccl/lib/libnccl.so.2", "candidates": [
+            {"path": "/usr/local/nccl/lib/libnccl.so.2", "via": "ENV LD_LIBRARY_PATH", "same": False}]},
+        "libcudnn.so.9": {"shipped": "/venv/nvidia/cudnn/lib/libcudnn.so.9", "candidates": [
+            {"path": "/venv/nvidia/cudnn/lib/libcudnn.so.9", "via": "ENV LD_LIBRARY_PATH", "same": True},
+            {"path": "/usr/lib/x86_64-linux-gnu/libcudnn.so.9", "via": "the loader's default folders", "same": False}]},
+        "libcublas.so.12": {"shipped": "/venv/nvidia/cublas/lib/libcublas.so.12", "candidates": [
+            {"path": "/usr/local/cuda/lib64/libcublas.so.12", "via": "/etc/ld.so.conf.d/cuda.conf (ld.so cache)",
+             "same": False}]},
+    }
+    found = library_search.shadowed(libraries)
+    assert [str(item) for item in found] == [
+        "libcublas.so.12: /usr/local/cuda/lib64/libcublas.so.12 comes first (put there by "
+        "/etc/ld.so.conf.d/cuda.conf (ld.so cache)), not torch's /venv/nvidia/cublas/lib/libcublas.so.12",
+        "libnccl.so.2: /usr/local/nccl/lib/libnccl.so.2 comes first (put there by ENV LD_LIBRARY_PATH), "
+        "not torch's /venv/nvidia/nccl/lib/libnccl.so.2"]
+    hints = library_search.hints(found)
+    assert len(hints) == 2 and "LD_LIBRARY_PATH" in hints[0] and "ld.so.conf.d" in hints[1]
+    assert library_search.shadowed({}) == []
+
+
+def test_the_probe_and_the_rules_name_ld_library_path_alike(search_probe):
+    assert search_probe.ENV_VIA == library_search.ENV_VIA
 
 
 def test_cve_policy_fails_above_the_threshold_unless_allowlisted():

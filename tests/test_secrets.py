@@ -1,7 +1,8 @@
 """No credentials in the image: not in its ENV, not in its build history (RUN lines, build
 arguments), not in its files (cloud keys, Hugging Face, GitHub and PyPI tokens, private
-keys, .netrc, credentials in pip.conf). Findings name where; they never show a secret,
-only a short redacted prefix."""
+keys, .netrc, credentials in pip.conf, private SSH host keys that sshd does not serve).
+Findings name where; they never show a secret, only a short redacted prefix (of a host
+key, only its type)."""
 import docker.errors
 import pytest
 
@@ -44,6 +45,16 @@ def test_files_hold_no_secrets(image, evidence):
     found = [s for s in scan["secrets"] if not secrets.allowed(s["path"], allowlist)]
     lines = [f"{s['path']}{':' + str(s['line']) if s['line'] else ''}: {s['kind']}"
              + (f" ({s['shown']})" if s["shown"] else "") for s in found]
+    host_keys = scan["ssh_host_keys"]
+    key_findings = secrets.host_key_findings(host_keys["files"], "ssh" in image.spec.ports.values(), allowlist)
     evidence("files.scanned", {"files": scan["files"], "contents_read": scan["content_files"]})
     evidence("files.secrets", lines)
-    assert not found, f"{image.ref} carries credentials in its files:\n  " + "\n  ".join(lines) + HINT
+    evidence("files.ssh_host_keys", {"in_files": [f"{k['path']} ({k['type']})" for k in host_keys["files"]],
+                                     "sshd_configured": host_keys["configured"]})
+    hints = (HINT if found else "") + (f"\n  hint: {secrets.HOST_KEY_HINT}" if key_findings else "")
+    served = (f"\n  sshd's configuration serves: {'; '.join(host_keys['configured']) or 'no key'}; anyone who pulls "
+              "the image holds the private host keys above, and a HostKey change would serve them" if key_findings
+              else "")
+    assert not (found or key_findings), (
+        f"{image.ref} carries credentials in its files (expected none):\n  "
+        + "\n  ".join(lines + [str(f) for f in key_findings]) + served + hints)

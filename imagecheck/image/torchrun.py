@@ -42,7 +42,7 @@ from ..errors import CommandTimeout, DistributedError, ImagecheckError, explain
 from ..rules.ddp_plan import RUN_ENV, Plan, torchrun_command, worker_args
 from ..rules.ddp_results import DistributedRun, NodeOutcome, RankOutcome, failure_message, printed
 from ..runtime.container import Container
-from ..runtime.network import NodeNetwork, node_network
+from ..runtime.network import NodeNetwork, node_network, single_node_network
 from ..runtime.target import ExecResult, Target
 from . import probes
 from .under_test import ImageUnderTest
@@ -83,7 +83,7 @@ def run_in_image(image: ImageUnderTest, plan: Plan, *, report: Reporter | None =
             env = {**RUN_ENV, **({"NCCL_HOSTID": f"imagecheck-node{node}-{tag}"} if nodes > 1 else {})}
             containers.append(stack.enter_context(image.probe_container(
                 f"ddp-node{node}", gpu=access, environment=env,
-                **(network.container_kwargs(node) if network else {}))))
+                **(network.container_kwargs(node) if network else single_node_network(image.context.client)))))
         addresses = [_address(c, network) for c in containers]
         endpoint = None
         if nodes > 1:

@@ -153,6 +153,29 @@ def history_findings(history: list[dict], env: list[str] | None, allowlist: list
     return scan_history(history, {value for _, value in scan_environment(env, [])}, allowlist)
 
 
+HOST_KEY_HINT = ("delete them in the build (rm -f /etc/ssh/ssh_host_*) and make host keys when the container "
+                 "starts (ssh-keygen in the start script, to a HostKey outside the image's files)")
+
+
+def host_key_findings(host_keys: list[dict], ssh_promised: bool, allowlist: list[str]) -> list[Finding]:
+    """The private SSH host keys in the image's files (the file probe's ssh_host_keys:
+    path, type, where sshd's configuration names it, or None) that are findings: every
+    key sshd's configuration does not name (never served, yet everyone who pulls the image
+    holds it and a HostKey change serves it), and, where images.yaml promises no ssh port
+    (so no check compares the keys two containers serve), also those it names. A key the
+    configuration names in an image that promises ssh is the served-key check's to judge."""
+    found = []
+    for key in host_keys:
+        if allowed(key["path"], allowlist):
+            continue
+        kind = f"private SSH host key, type {key['type']}"
+        if key.get("configured") is None:
+            found.append(Finding(kind, key["path"], "not served: no HostKey of sshd's configuration names it"))
+        elif not ssh_promised:
+            found.append(Finding(kind, key["path"], f"served by any sshd the image starts: {key['configured']}"))
+    return found
+
+
 def allowed(name_or_path: str, allowlist: list[str]) -> bool:
     """Whether an allowlist of images.yaml's security section (secret_allowlist,
     setuid_allowlist: names or paths, fnmatch patterns) names it."""

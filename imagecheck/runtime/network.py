@@ -33,6 +33,12 @@ class NodeNetwork:
         return f"user-defined bridge network {self.name}"
 
 
+def single_node_network(client: docker.DockerClient) -> dict:
+    """The network of a one-node run: the engine's default (the bridge, else the host's).
+    Not none: torchrun's rendezvous resolves the container's own host name."""
+    return {"network_mode": "bridge" if has_default_bridge(client) else "host"}
+
+
 @contextlib.contextmanager
 def node_network(client: docker.DockerClient, labels: dict[str, str], name: str) -> Iterator[NodeNetwork]:
     """A user-defined network `name` with these labels for the nodes of one run, removed
