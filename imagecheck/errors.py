@@ -29,6 +29,10 @@ class DockerUnavailable(ImagecheckError):
     """The Docker engine cannot be reached."""
 
 
+class EngineLost(DockerUnavailable):
+    """The Docker engine stopped answering during the run."""
+
+
 class ImageNotFound(ImagecheckError):
     """The image is not present on the engine (the suite never pulls)."""
 

@@ -56,8 +56,8 @@ def run(target: Target, name: str, args: list[str] | tuple[str, ...] = (), *, ti
     if data is None:
         raise ProbeError(explain(
             f"probe {name} printed no JSON object in {target.image}",
-            observed=f"exit code {result.exit_code}; last lines:\n{result.tail()}",
-            hint="the probe crashed or the image's python could not run it"))
+            observed=f"{how_it_ended(result.exit_code)}; last lines:\n{result.tail()}", where=target.name,
+            hint="the probe crashed, was killed, or the image's python could not run it"))
     return ProbeResult(name, data, result)
 
 
@@ -85,6 +85,18 @@ def python_starts(target: Target, timeout: float, python: str = PYTHON) -> None:
             expected=f"`{python} -c print(...)` prints and exits with 0",
             observed=f"exit code {result.exit_code}; last lines:\n{result.tail()}", where=target.name,
             hint="every check that needs python fails with this one cause; fix the interpreter first"))
+
+
+def how_it_ended(exit_code: int) -> str:
+    """An exit code as words: 137 is a SIGKILL (the out-of-memory killer, or someone)."""
+    if exit_code > 128 and exit_code - 128 in SIGNALS:
+        return (f"exit code {exit_code}: killed by {SIGNALS[exit_code - 128]} "
+                + ("(the container's memory limit, or a kill from outside the suite)" if exit_code == 137 else
+                   "(from outside the suite)"))
+    return f"exit code {exit_code}"
+
+
+SIGNALS = {9: "SIGKILL", 15: "SIGTERM", 6: "SIGABRT", 11: "SIGSEGV", 2: "SIGINT", 1: "SIGHUP"}
 
 
 def parse(stdout: str) -> dict | None:

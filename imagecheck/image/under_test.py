@@ -22,6 +22,7 @@ from typing import Any, Callable, Hashable, Iterator, TypeVar
 import docker.errors
 
 from ..config import ImageSpec
+from ..errors import ImagecheckError
 from ..rules import image_reference
 from ..rules.image_reference import ImageReference
 from ..runtime import registry
@@ -216,7 +217,7 @@ class ImageUnderTest:
         for container in list(self._live):
             try:
                 container.remove()
-            except docker.errors.APIError as error:
+            except (docker.errors.APIError, ImagecheckError) as error:
                 errors.append(error)
         if errors:
             raise errors[0]

@@ -173,7 +173,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is None:
         return
     for image in state.images.values():
-        image.close()
+        try:
+            image.close()
+        except Exception as error:  # noqa: BLE001 - at the very end: say it, never an internal error
+            config.get_terminal_writer().line(f"imagecheck: could not remove every container of {image.ref}: "
+                                              f"{str(error).splitlines()[0]} (the next run's sweep removes them)")
     container_runtime.remove_all_live()
     state.sigterm.uninstall()
     signoff_plugin.unconfigure(config)
@@ -246,25 +250,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(IMAGE_PARAM, refs, indirect=True, scope="session", ids=refs)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item):
-    """An ImagecheckError raised by a fixture fails the check's setup with its message
-    alone (pytest caches a fixture's error and raises it again for each check that uses
-    it: each time through here)."""
+def _message_alone():
+    """Run a test phase; an ImagecheckError that escapes it fails it with its message alone:
+    the message already says what, expected and observed, where, and a hint; a traceback
+    adds noise."""
     try:
         return (yield)
     except ImagecheckError as error:
         fail(str(error))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    """A fixture's ImagecheckError (pytest caches it and raises it again for each check that
+    uses the fixture: each time through here)."""
+    return (yield from _message_alone())
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    """An ImagecheckError that escapes a check fails it with its message alone: the message
-    already says what, expected and observed, where, and a hint; a traceback adds noise."""
-    try:
-        return (yield)
-    except ImagecheckError as error:
-        fail(str(error))
+    """A check's ImagecheckError."""
+    return (yield from _message_alone())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """A teardown's ImagecheckError (a container that could not be removed, an engine gone)."""
+    return (yield from _message_alone())
 
 
 @pytest.hookimpl(wrapper=True)

@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from ..errors import CommandTimeout, ContainerStartError, explain
+from ..errors import CommandTimeout, ContainerStartError, EngineLost, explain
 from .engine import api_message, has_default_bridge, require_image
 from .target import BoundedOutput, ExecResult, last_lines, show_command
 
@@ -125,6 +125,11 @@ class Container:
         except docker.errors.APIError as error:
             if "already in progress" not in str(error):
                 raise  # still held in LIVE, so remove_all_live tries again
+        except (requests.exceptions.RequestException, OSError) as error:
+            raise EngineLost(explain(
+                f"could not remove {self.name} of {self.image}: the Docker engine did not answer",
+                observed=f"{type(error).__name__}: {str(error)[:300]}",
+                hint="it is labelled with this run: the next run's sweep (or `make clean`) removes it")) from None
         self._container = None
         with _LIVE_LOCK:
             LIVE.pop(container.id, None)
@@ -148,7 +153,9 @@ class Container:
         try:
             return self._container.logs(tail=tail, stdout=stdout, stderr=stderr).decode(errors="replace")
         except docker.errors.APIError:
-            return "(logs unavailable)"
+            return "(logs unavailable: the container is gone)"
+        except (requests.exceptions.RequestException, OSError):
+            return "(logs unavailable: the Docker engine did not answer)"
 
     def wait(self, timeout: float) -> int:
         """Wait for the container to exit; its exit code. CommandTimeout with its log if it does not."""
