@@ -3,6 +3,8 @@ inner run (JUnit outcomes) and the engine (labelled containers, create events)."
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -117,17 +119,52 @@ def suite_args(*args: str, tests: tuple[str, ...] = ("tests",)) -> list[str]:
     return [*[str(ROOT / t) for t in tests], "--rootdir", str(ROOT), "-p", "no:cacheprovider", *args]
 
 
+@dataclass
+class InnerRun:
+    """An inner run going on in the background (its own process group); wait() for its end."""
+
+    process: subprocess.Popen
+    workdir: Path
+    junit: Path
+    started: float
+    stdout_path: Path
+    stderr_path: Path
+
+    def wait(self, timeout: float) -> SuiteRun:
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+            raise
+        outcomes = parse_junit(self.junit) if self.junit.exists() else {}
+        return SuiteRun(code, self.stdout_path.read_text(errors="replace"), outcomes, self.started, time.time(),
+                        self.workdir, self.stderr_path.read_text(errors="replace"))
+
+    def kill(self) -> None:
+        """SIGKILL the run's whole process group (xdist workers too), if it still runs."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+
+
+def start_inner(workdir: Path, *args: str, tests: tuple[str, ...] = ("tests",),
+                env: dict[str, str] | None = None) -> InnerRun:
+    """The suite in a subprocess, from workdir, its JUnit XML and output there: the one way
+    the self-tests launch an inner run (the suite's own tests, the project's configuration)."""
+    stamp = time.monotonic_ns()
+    junit, out, err = (workdir / f"junit-{stamp}.xml", workdir / f"stdout-{stamp}.txt", workdir / f"stderr-{stamp}.txt")
+    with out.open("w") as stdout, err.open("w") as stderr:  # the child keeps its own copies
+        process = subprocess.Popen([sys.executable, "-m", "pytest",
+                                    *suite_args(f"--junitxml={junit}", "-rA", *args, tests=tests)],
+                                   cwd=workdir, stdout=stdout, stderr=stderr, env=env, start_new_session=True)
+    return InnerRun(process, workdir, junit, time.time(), out, err)
+
+
 def run_inner(workdir: Path, *args: str, tests: tuple[str, ...] = ("tests",), timeout: float = 1800,
               env: dict[str, str] | None = None) -> SuiteRun:
-    """The suite in a subprocess, run from workdir with its JUnit XML there: the one way the
-    self-tests launch an inner run (the suite's own tests, with the project's configuration)."""
-    junit = workdir / f"junit-{time.monotonic_ns()}.xml"
-    started = time.time()
-    proc = subprocess.run([sys.executable, "-m", "pytest", *suite_args(f"--junitxml={junit}", "-rA", *args, tests=tests)],
-                          cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
-    finished = time.time()
-    outcomes = parse_junit(junit) if junit.exists() else {}
-    return SuiteRun(proc.returncode, proc.stdout, outcomes, started, finished, workdir, proc.stderr)
+    """start_inner() and wait for its end."""
+    return start_inner(workdir, *args, tests=tests, env=env).wait(timeout)
 
 
 def checks_of(names, ref: str, refs) -> set[str]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from helpers import REFERENCE, SEEDRECIPE, containers_created, labelled_containers, run_inner, suite_args
+from helpers import REFERENCE, SEEDRECIPE, containers_created, labelled_containers, run_inner, start_inner
 
 QUICK = ("tests/test_versions.py",)
 
@@ -24,10 +23,8 @@ def still_present(client, events) -> list[str]:
 
 
 def start_suite(tmp_path, *args) -> subprocess.Popen:
-    """The suite as a child process (its own process group), output to a file."""
-    with open(tmp_path / "suite.log", "w") as log:  # the child keeps its own copy of the file
-        return subprocess.Popen([sys.executable, "-m", "pytest", *suite_args(*args, tests=QUICK)],
-                                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    """The suite as a child process (its own process group)."""
+    return start_inner(tmp_path, *args, tests=QUICK).process
 
 
 def wait_for_probe_container(client, pid: int, timeout: float = 120):
@@ -69,7 +66,7 @@ def test_interrupted_run_removes_its_containers(tmp_path, docker_client, fixture
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
-    output = (tmp_path / "suite.log").read_text()
+    output = "".join(path.read_text() for path in sorted(tmp_path.glob("std*-*.txt")))
     assert code == 2, f"expected pytest's 'interrupted' exit code 2, got {code}:\n{output[-2000:]}"
     assert labelled_containers(docker_client, pid=str(child.pid)) == []
 

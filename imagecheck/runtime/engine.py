@@ -32,14 +32,15 @@ def connect(timeout: int = 120) -> docker.DockerClient:
 
 
 def require_image(client: docker.DockerClient, ref: str) -> docker.models.images.Image:
-    """The image, already on the engine; the suite never pulls."""
+    """The image, on the engine now (a container is about to be made of it)."""
     try:
         return client.images.get(ref)
     except docker.errors.ImageNotFound:
         raise ImageNotFound(explain(
-            f"image {ref} is not present on this Docker engine", expected="a local image (the suite never pulls)",
-            hint="`make fixtures` builds the project's own images; load others with `docker load -i FILE` "
-                 "or build them first")) from None
+            f"image {ref} is not present on this Docker engine",
+            expected="the image on the engine for the whole run (the run found it, or pulled it, at its start)",
+            hint="it was removed while the run went on (docker rmi, a cleanup job); run again once it is back: "
+                 "`make fixtures` builds the project's own images, --pull missing pulls others")) from None
 
 
 def has_default_bridge(client: docker.DockerClient) -> bool:
