@@ -7,7 +7,9 @@ sign-off model (model.py) only.
 """
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Any
 
 from . import matrix
@@ -16,11 +18,30 @@ from .model import FAILING, SHOWN_AS_FAILED, SHOWN_AS_PASSED, SHOWN_AS_SKIPPED, 
     ShardInfo, SignOff
 
 
-def _cell(value: Any) -> str:
-    if value is None or value == "":
-        return "–"
+# Characters Markdown reads as markup anywhere outside code (emphasis, code, links, tables,
+# strike-through; HTML's < > & become entities first), and at the start of a line.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+_LINE_START = re.compile(r"^(\s*)([#>+-]|\d+[.)])")
+
+
+def _text(value: Any) -> str:
+    """Text from anywhere (the image's labels, environment and file names, a check's
+    message) as Markdown shows it, on one line: never markup, never a table break."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return text.replace("|", "\\|").replace("\n", " ")
+    text = _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+    return _LINE_START.sub(r"\1\\\2", " ".join(text.split("\n")))
+
+
+def _cell(value: Any) -> str:
+    """A table cell: the text, or a dash when there is none."""
+    return "–" if value is None or value == "" else _text(value)
+
+
+def _code(value: Any) -> str:
+    """Text in a code span (shown as it is; a backtick inside cannot end the span)."""
+    text = " ".join(str(value).split("\n"))
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def _fence(text: str) -> list[str]:
@@ -55,7 +76,7 @@ def render(signoff: SignOff) -> str:
                    f"{_cell(versions.get('cuda'))} |")
     out.append("")
     if run.incomplete:
-        out += ["**The run is incomplete:**", ""] + [f"- {reason}" for reason in run.incomplete] + [""]
+        out += ["**The run is incomplete:**", ""] + [f"- {_text(reason)}" for reason in run.incomplete] + [""]
     if signoff.baseline:
         base = signoff.baseline
         out += ["## Regressions against the baseline", "",
@@ -103,13 +124,13 @@ def _matrix(image: ImageReport, shards: list[ShardInfo]) -> list[str]:
 def _image(image: ImageReport, shards: list[ShardInfo] | None) -> list[str]:
     out = [f"## {image.ref}: {image.verdict}", ""]
     if image.reasons:
-        out += ["**Why it is blocked:**", ""] + [f"{n}. {r}" for n, r in enumerate(image.reasons, 1)] + [""]
+        out += ["**Why it is blocked:**", ""] + [f"{n}. {_text(r)}" for n, r in enumerate(image.reasons, 1)] + [""]
     if image.judged:
         out += [f"Judged: `{image.judged}`", ""]
     if image.regressions:
-        out += ["**Regressions:**", ""] + [f"- {r.summary}" for r in image.regressions] + [""]
+        out += ["**Regressions:**", ""] + [f"- {_text(r.summary)}" for r in image.regressions] + [""]
     if image.notes:  # the skips (verdict's own key) are in the table of skipped checks below
-        out += ["Notes:", ""] + [f"- {n}" for n in image.notes] + [""]
+        out += ["Notes:", ""] + [f"- {_text(n)}" for n in image.notes] + [""]
     if image.error:
         out += _fence(image.error) + [""]
     if shards:
@@ -119,7 +140,7 @@ def _image(image: ImageReport, shards: list[ShardInfo] | None) -> list[str]:
         out += ["### Failed checks", ""]
         for check in failed:
             role = "required" if check.required else "advisory"
-            out += [f"<details open><summary><b>{check.outcome.upper()}</b> <code>{check.check}</code> "
+            out += [f"<details open><summary><b>{check.outcome.upper()}</b> <code>{html.escape(check.check)}</code> "
                     f"({role}, {check.duration_s} s)</summary>", ""]
             out += _fence(check.message or check.details) + [""] + _evidence(check.evidence) + [""]
             out += [f"`{check.nodeid}`", "", "</details>", ""]
@@ -152,7 +173,7 @@ def _image(image: ImageReport, shards: list[ShardInfo] | None) -> list[str]:
         if image.session:
             out += [f"| containers started | {_cell(image.session.get('containers_started'))} |",
                     f"| torch imports in the shared probe container | {_cell(image.session.get('torch_imports'))} |"]
-        out += [f"| label `{k}` | {_cell(v)} |" for k, v in sorted(info.labels.items())] + [""]
+        out += [f"| label {_code(k)} | {_cell(v)} |" for k, v in sorted(info.labels.items())] + [""]
     if image.perf:
         host = any(f.shard for f in image.perf.values())
         out += ["### Performance", "", "| figure | value | better |" + (" measured on |" if host else ""),
