@@ -134,6 +134,9 @@ class GpuSpec:
 
     min_gpus: int = field(default=1, metadata={"bounds": NOT_NEGATIVE})
     compute_capability_min: str | None = field(default=None, metadata={"pattern": COMPUTE_CAPABILITY})
+    # The share of the machine's own speed (the same work on the host, outside the image) a
+    # container must reach: the bf16 matmul rate and the pinned host-to-device copy.
+    min_host_share: float = field(default=0.9, metadata={"bounds": SHARE})
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class DdpSpec:
     model: str = "resnet18"
     steps: int = field(default=4, metadata={"bounds": AT_LEAST_ONE})
     min_bus_bandwidth_gbps: float | None = field(default=None, metadata={"bounds": POSITIVE, "unit": "GB/s"})
+    min_host_share: float = field(default=0.9, metadata={"bounds": SHARE})  # of the host's own all_reduce
     bandwidth_bytes: int = field(default=1 << 30, metadata={"bounds": AT_LEAST_ONE, "unit": "bytes"})
     # per rank, of image_size x image_size RGB images
     batch_size: int = field(default=8, metadata={"bounds": AT_LEAST_ONE})

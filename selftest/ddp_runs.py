@@ -12,11 +12,17 @@ DDP_TESTS = ("tests/test_ddp.py", "tests/test_ddp_multinode.py")
 SINGLE = {"test_all_reduce_result_is_correct_on_every_rank",
           "test_ddp_step_leaves_identical_parameters_and_gradients_on_every_rank",
           "test_loss_falls_over_ddp_steps", "test_backend_is_nccl_on_gpus_and_gloo_on_cpu",
-          "test_all_reduce_bus_bandwidth_meets_the_floor"}
+          "test_all_reduce_bus_bandwidth_meets_the_floor", "test_all_reduce_reaches_the_machines_bandwidth",
+          "test_nccl_uses_the_transport_the_host_offers"}
 MULTI = {"test_two_nodes_meet_through_c10d_rendezvous", "test_all_reduce_across_two_nodes_is_correct_on_every_rank",
          "test_ddp_step_across_two_nodes_leaves_identical_parameters_and_gradients",
-         "test_two_node_backend_is_nccl_on_gpus_and_gloo_on_cpu"}
+         "test_two_node_backend_is_nccl_on_gpus_and_gloo_on_cpu",
+         "test_two_node_all_reduce_reaches_the_machines_bandwidth_over_the_same_transport"}
 BANDWIDTH = "test_all_reduce_bus_bandwidth_meets_the_floor"
+# Judged for NCCL on GPUs only (the floor, the machine's twin, NCCL's transport): on CPU they
+# record what gloo did and skip, saying so.
+ON_GPUS_ONLY = {BANDWIDTH, "test_all_reduce_reaches_the_machines_bandwidth", "test_nccl_uses_the_transport_the_host_offers",
+                "test_two_node_all_reduce_reaches_the_machines_bandwidth_over_the_same_transport"}
 HANG = "pytorch-cuda:v2.6-ddp-rank-hang"
 
 

@@ -11,7 +11,7 @@ import pytest
 from imagecheck.config import DdpSpec
 from imagecheck.image.ddp_runs import DistributedRuns
 from imagecheck.image.memo import OncePerImage
-from imagecheck.rules import ddp_plan, ddp_results
+from imagecheck.rules import ddp_plan, ddp_results, machine_share, nccl_transport
 from imagecheck.rules.ddp_results import DistributedRun, NodeOutcome, RankOutcome
 from imagecheck.errors import ImagecheckError
 from imagecheck.rules.perf import parse
@@ -48,7 +48,8 @@ def test_two_or_more_gpus_plan_nccl_with_one_process_per_gpu():
         ("nccl", "cuda", 4, 4, 1 << 30)
     two = ddp_plan.plan_for(FOUR, DdpSpec(), nodes=2)
     assert [n.indices for n in two.nodes] == [(0, 1), (2, 3)] and two.procs_per_node == 2
-    assert two.bandwidth_bytes == 0
+    assert two.bandwidth_bytes == 1 << 30  # two nodes measure their all_reduce too
+    assert (one.perf_subject, two.perf_subject) == ("all_reduce.4gpu", "all_reduce.2node_4gpu")
 
 
 def test_fewer_than_two_gpus_plan_gloo_on_cpu_with_two_processes():
@@ -218,3 +219,44 @@ def test_with_fewer_gpus_than_workers_the_shares_wrap_and_are_marked_shared():
 def test_without_xdist_or_gpus_the_access_is_unchanged():
     assert worker_share(FOUR, None, None) is FOUR and worker_share(FOUR, "gw0", 1) is FOUR
     assert worker_share(NONE, "gw1", 2) is NONE
+
+
+# ---- the machine's twin and NCCL's transports --------------------------------------------------
+NCCL_LOG = ["host:1:1 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[1] via P2P/CUMEM/read",
+            "host:1:1 [0] NCCL INFO Channel 01/0 : 0[0] -> 1[1] via P2P/CUMEM/read",
+            "host:2:2 [1] NCCL INFO Channel 00/0 : 1[1] -> 0[0] via SHM/direct/direct",
+            "host:2:2 [1] NCCL INFO Connected all rings"]
+
+
+def test_nccl_transports_are_read_from_its_log_and_ranked():
+    assert nccl_transport.transports(NCCL_LOG) == ["P2P/CUMEM/read", "SHM/direct/direct"]
+    assert nccl_transport.slowest(nccl_transport.transports(NCCL_LOG)) == "SHM/direct/direct"
+    assert nccl_transport.transports(["NCCL INFO Channel 00/0 : 0[0] -> 1[1] via NET/Socket/0"]) == ["NET/Socket/0"]
+    ranks = [nccl_transport.rank(t) for t in ("P2P/IPC", "SHM/direct", "NET/IB/0", "NET/Socket/0")]
+    assert ranks == sorted(ranks) and len(set(ranks)) == 4
+    assert nccl_transport.slower_than_the_host(["NET/Socket/0"], ["P2P/CUMEM/read"])
+    assert not nccl_transport.slower_than_the_host(["P2P/CUMEM/read"], ["P2P/IPC/read"])
+    assert not nccl_transport.slower_than_the_host([], ["P2P/CUMEM/read"])  # nothing read: judged elsewhere
+    assert nccl_transport.describe("P2P/CUMEM/read").startswith("P2P/CUMEM/read: P2P (GPU to GPU")
+
+
+def test_the_variables_that_steer_nccl_are_named_and_the_host_forced_onto_the_same_transport():
+    env = ["PATH=/usr/bin", "NCCL_P2P_DISABLE=1", "NCCL_SHM_DISABLE=1", "NCCL_DEBUG=WARN"]
+    assert nccl_transport.steering(env) == {"NCCL_P2P_DISABLE": "1", "NCCL_SHM_DISABLE": "1"}
+    assert nccl_transport.forcing("NET/Socket/0") == {"NCCL_P2P_DISABLE": "1", "NCCL_SHM_DISABLE": "1"}
+    assert nccl_transport.forcing("SHM/direct/direct") == {"NCCL_P2P_DISABLE": "1"}
+    assert nccl_transport.forcing("P2P/CUMEM/read") == {} and nccl_transport.forcing(None) == {}
+
+
+def test_a_low_share_is_measured_again_once_and_judged_by_the_best_attempt():
+    low, good = machine_share.Attempt(3.5, 327.5), machine_share.Attempt(320.0, 327.5)
+    assert machine_share.needs_another([low], 0.9) and not machine_share.needs_another([good], 0.9)
+    assert not machine_share.needs_another([low, low], 0.9)  # two attempts in all
+    assert machine_share.shortfall("an all_reduce", "GB/s", [low, good], 0.9, "img", "hint") is None
+    message = machine_share.shortfall("an all_reduce", "GB/s", [low, low], 0.9, "img:1", "remove NCCL_P2P_DISABLE")
+    assert message.startswith("an all_reduce in img:1 reaches 0.01 of the machine's own figure, below the floor of 0.9")
+    assert message.count("attempt ") == 2 and "3.5 GB/s in the container, 327.5 GB/s on the host (share 0.011)" in message
+    assert "hint: remove NCCL_P2P_DISABLE" in message
+    unmeasured = machine_share.Attempt(300.0, None)
+    assert unmeasured.share is None and machine_share.best([unmeasured]) is None
+    assert not machine_share.needs_another([unmeasured], 0.9)

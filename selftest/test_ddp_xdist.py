@@ -5,7 +5,7 @@ workers, shared and marked so with fewer) is tested as logic only in test_ddp_lo
 (this host has none); the runs' evidence records the GPUs each node got."""
 import pytest
 
-from ddp_runs import BANDWIDTH, SINGLE, junit_cases, names, run_evidence
+from ddp_runs import ON_GPUS_ONLY, SINGLE, junit_cases, names, run_evidence
 from helpers import REFERENCE, run_inner
 
 OTHER = "pytorch-cuda:v2.6-cuda-visible-devices"  # any second image whose torchrun works on CPU
@@ -20,9 +20,10 @@ def xdist_run(tmp_path_factory, fixture_image):
 
 
 def test_both_images_pass_the_single_node_checks_under_xdist(xdist_run):
-    expected = names(REFERENCE, SINGLE - {BANDWIDTH}) | names(OTHER, SINGLE - {BANDWIDTH})
+    on_cpu = SINGLE - ON_GPUS_ONLY
+    expected = names(REFERENCE, on_cpu) | names(OTHER, on_cpu)
     assert xdist_run.names("passed") == expected, xdist_run.stdout[-4000:]
-    assert xdist_run.names("skipped") == names(REFERENCE, {BANDWIDTH}) | names(OTHER, {BANDWIDTH})
+    assert xdist_run.names("skipped") == names(REFERENCE, SINGLE & ON_GPUS_ONLY) | names(OTHER, SINGLE & ON_GPUS_ONLY)
 
 
 def test_each_image_runs_on_one_worker_and_the_images_on_different_workers(xdist_run):

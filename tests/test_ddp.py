@@ -5,7 +5,7 @@ import pytest
 
 from imagecheck.check import could_not_run, record_perf
 from imagecheck.image.ddp_runs import DistributedRuns
-from imagecheck.rules import ddp_results
+from imagecheck.rules import ddp_results, machine_share, nccl_transport
 from imagecheck.rules.ddp_plan import bus_bandwidth_gbps
 
 pytestmark = pytest.mark.slow
@@ -95,3 +95,64 @@ def test_all_reduce_bus_bandwidth_meets_the_floor(ddp, evidence):
                                f"reached {gbps:.1f} GB/s bus bandwidth{share}, images.yaml expects at least {floor}"
                                "\n  hint: check --ipc/--shm-size in the image's run options and NCCL_P2P/SHM "
                                "settings in its environment")
+
+
+def _needs_nccl(run) -> None:
+    """The machine's twin and NCCL's transports are for NCCL on GPUs; gloo on CPU has neither."""
+    plan = run.plan
+    if plan.device != "cuda":
+        could_not_run(f"the share of the machine's bandwidth and NCCL's transport are judged for NCCL on 2 or more "
+                      f"GPUs ({plan.why})", {"kind": "gpus", "wanted": 2, "granted": plan.gpus})
+    if plan.shared:
+        could_not_run("the GPUs are shared with another xdist worker: neither the figure nor its twin is the "
+                      "machine's; run without -n, or with at most GPUs / 2 workers", {"kind": "exclusive_gpus"})
+
+
+def test_all_reduce_reaches_the_machines_bandwidth(ddp, evidence, image):
+    """The container's NCCL all_reduce reaches images.yaml's share (ddp.min_host_share) of the
+    same all_reduce run on the host itself, on the same GPUs, in the same run; a low share is
+    measured again (both sides) before it fails."""
+    run = ddp.run()
+    _needs_nccl(run)
+    attempts, host = ddp.bandwidth_attempts(run)
+    evidence("ddp.bandwidth_share_attempts", [a.as_evidence() for a in attempts])
+    if all(a.host is None for a in attempts):
+        could_not_run(f"the host's own all_reduce could not be measured: {host.why_not}",
+                      {"kind": "host_twin", "why": host.why_not})
+    found = run.transports()
+    steering = nccl_transport.steering(image.config.get("Env"))
+    hint = ("the container uses " + nccl_transport.describe(nccl_transport.slowest(found)) +
+            (f"; the image's environment sets {', '.join(f'{k}={v}' for k, v in steering.items())}, which steer "
+             "NCCL away from its fastest transport: remove them" if steering else
+             "; check --ipc/--shm-size in the image's run options"))
+    problem = machine_share.shortfall(
+        f"a {run.plan.bandwidth_bytes >> 20} MiB all_reduce over NCCL on {run.plan.gpus} GPUs", "GB/s", attempts,
+        image.spec.ddp.min_host_share, run.image, hint)
+    assert problem is None, problem
+
+
+def test_nccl_uses_the_transport_the_host_offers(ddp, evidence, image):
+    """NCCL in the container picks as fast a transport between the GPUs as it picks on the
+    host itself for the same GPUs (P2P over NVLink or PCIe, then SHM, then the network), read
+    from NCCL's own log; the variable of the image's environment that steered it is named."""
+    run = ddp.run()
+    _needs_nccl(run)
+    found = run.transports()
+    host = ddp.host_figure(run.plan)
+    steering = nccl_transport.steering(image.config.get("Env"))
+    evidence("nccl.transports", {"container": found, "host": list(host.transports), "image_environment": steering})
+    assert found, (f"NCCL named no transport in the ranks' logs of {run.image} although NCCL_DEBUG=INFO was set"
+                   "\n  hint: the image's NCCL may be too old to log its transports, or its logging is off "
+                   "(NCCL_DEBUG_FILE, NCCL_DEBUG_SUBSYS in its environment)")
+    if not host.transports:
+        could_not_run(f"the host's own transports could not be read: {host.why_not or 'NCCL named none'}",
+                      {"kind": "host_twin", "why": host.why_not})
+    mine, theirs = nccl_transport.slowest(found), nccl_transport.slowest(list(host.transports))
+    assert not nccl_transport.slower_than_the_host(found, list(host.transports)), (
+        f"NCCL in {run.image} uses a slower transport than the host offers the same {run.plan.gpus} GPUs\n"
+        f"  expected: {nccl_transport.describe(theirs)} (what NCCL picks on this host outside the image)\n"
+        f"  observed: {nccl_transport.describe(mine)} (every transport seen: {', '.join(found)})\n"
+        f"  where: the ranks' NCCL logs (NCCL_DEBUG=INFO, subsystems INIT,P2P,SHM,NET)\n"
+        "  hint: " + (f"the image's environment sets {', '.join(f'{k}={v}' for k, v in steering.items())}: remove "
+                      "them (a workaround for another machine slows this one)" if steering else
+                      "look for NCCL_* settings in the entrypoint or an nccl.conf in the image"))

@@ -4,8 +4,9 @@ steps succeed across them (NCCL with the GPUs split between the nodes, gloo on C
 process per node when fewer than two GPUs are granted). One run serves every check here."""
 import pytest
 
+from imagecheck.check import could_not_run, record_perf
 from imagecheck.image.ddp_runs import DistributedRuns
-from imagecheck.rules import ddp_results
+from imagecheck.rules import ddp_results, machine_share, nccl_transport
 
 pytestmark = pytest.mark.slow
 
@@ -61,3 +62,33 @@ def test_two_node_backend_is_nccl_on_gpus_and_gloo_on_cpu(ddp, evidence):
     wrong = {r: b for r, b in backends.items() if b != run.plan.backend}
     assert not wrong, (f"torch.distributed reports backends {wrong} across two nodes of {run.image}, the run "
                        f"asked for {run.plan.backend} ({run.plan.why})")
+
+
+def test_two_node_all_reduce_reaches_the_machines_bandwidth_over_the_same_transport(ddp, evidence, image):
+    """The two containers' all_reduce bandwidth is recorded (gloo on CPU too) and, over NCCL,
+    judged against the same all_reduce on the host forced onto the transport the containers
+    used (two nodes talk over the network, not NVLink), with the image's ddp.min_host_share."""
+    run = ddp.run()
+    gbps = run.bandwidth_gbps()
+    assert gbps is not None, f"rank 0 of {run.image} reported no bandwidth figure for the two-node run"
+    if not run.plan.shared:
+        record_perf(evidence, run.plan.perf_subject, "bus_bandwidth", round(gbps, 2), "gbps")
+    if run.plan.device != "cuda" or run.plan.shared:
+        could_not_run(f"the two-node all_reduce reached {gbps:.2f} GB/s (recorded); it is judged against the host "
+                      f"for NCCL on 2 or more GPUs not shared with another worker ({run.plan.why})",
+                      {"kind": "gpus", "wanted": 2, "granted": run.plan.gpus})
+    found = run.transports()
+    environment = nccl_transport.forcing(nccl_transport.slowest(found))
+    attempts, host = ddp.bandwidth_attempts(run, environment)
+    evidence("ddp.two_node_share_attempts", {"container_transports": found, "host_environment": environment,
+                                             "host_transports": list(host.transports),
+                                             "attempts": [a.as_evidence() for a in attempts]})
+    if all(a.host is None for a in attempts):
+        could_not_run(f"the host's own all_reduce could not be measured: {host.why_not}",
+                      {"kind": "host_twin", "why": host.why_not})
+    problem = machine_share.shortfall(
+        f"a {run.plan.bandwidth_bytes >> 20} MiB all_reduce across two containers over "
+        f"{nccl_transport.describe(nccl_transport.slowest(found))}", "GB/s", attempts, image.spec.ddp.min_host_share,
+        run.image, "the containers' network is slower than the host's own over the same transport: check the "
+                   "image's NCCL_SOCKET_IFNAME and NCCL_SOCKET_NTHREADS settings")
+    assert problem is None, problem

@@ -13,7 +13,9 @@ from typing import Any, Callable
 import docker.errors
 
 from ..errors import DistributedError, ImagecheckError, explain
+from ..rules import machine_share
 from ..rules.ddp_plan import Plan, plan_for
+from ..rules.machine_share import Attempt
 from ..rules.ddp_results import DistributedRun
 from .host_figure import HostFigure, host_bandwidth
 from .torchrun import run_in_image
@@ -58,17 +60,42 @@ class DistributedRuns:
             raise DistributedError(run.failure)
         return run
 
-    def host_figure(self, plan: Plan) -> HostFigure:
-        """The machine's own bandwidth for the same plan, outside any container (once)."""
+    def host_figure(self, plan: Plan, environment: dict[str, str] | None = None, attempt: int = 1) -> HostFigure:
+        """The machine's own bandwidth for the same plan (and forced environment), outside any
+        container, once per attempt."""
         def make() -> HostFigure:
             with self.progress.step("all_reduce on the host, outside any container"):
                 return host_bandwidth(plan, self.image.spec.ddp, float(self.image.spec.timeouts.ddp),
-                                      report=self.progress)
+                                      report=self.progress, environment=environment)
 
+        key = ("host-figure", plan, tuple(sorted((environment or {}).items())), attempt)
         try:
-            return self.image.shared(("host-figure", plan), make)
+            return self.image.shared(key, make)
         except ImagecheckError as error:
             return HostFigure(None, f"the host's run could not be made: {error}")
+
+    def bandwidth_again(self, plan: Plan, attempt: int) -> float | None:
+        """The container's all_reduce measured once more (torchrun again, no DDP steps)."""
+        def make() -> DistributedRun:
+            with self.progress.step(f"torchrun again for the all_reduce bandwidth (attempt {attempt})"):
+                return run_in_image(self.image, plan, report=self.progress, ddp_steps=False)
+
+        run = self.image.shared(("torchrun-again", self.nodes, plan, attempt), make, translate=self._engine_failure)
+        return None if run.failure else run.bandwidth_gbps()
+
+    def bandwidth_attempts(self, run: DistributedRun, environment: dict[str, str] | None = None
+                           ) -> tuple[list[Attempt], HostFigure]:
+        """The run's all_reduce bandwidth against the host's twin; a share below the image's
+        ddp.min_host_share is measured again, both sides (machine_share.ATTEMPTS in all).
+        Returns every attempt and the host's first figure (its transports, or why not)."""
+        floor = self.image.spec.ddp.min_host_share
+        first = self.host_figure(run.plan, environment)
+        attempts = [Attempt(run.bandwidth_gbps(), first.gbps)]
+        while machine_share.needs_another(attempts, floor):
+            number = len(attempts) + 1
+            host = self.host_figure(run.plan, environment, attempt=number)
+            attempts.append(Attempt(self.bandwidth_again(run.plan, number), host.gbps))
+        return attempts, first
 
     def _engine_failure(self, error: Exception) -> ImagecheckError | None:
         """The Docker engine's own error during a run, as a failure the checks report."""

@@ -14,7 +14,7 @@ parallel, with what is left of the limit (at least 5 s). The bound, from the fir
 container's start to the last result read, is timeouts.ddp plus KILL_ALLOWANCE (35 s:
 the kill is itself a command bounded at 30 s, then 5 s for its output) for each command
 that has to be killed, torchrun and then a read that hangs: at most timeouts.ddp + 75 s;
-removing the containers and the network comes after. NCCL_DEBUG=WARN is set for every
+removing the containers and the network comes after. NCCL_DEBUG=INFO (INIT,P2P,SHM,NET: the transports NCCL picks) is set for every
 run, and NVLink multicast is kept off in every container and host process
 (NCCL_NVLS_ENABLE=0 and friends): on shared multi-GPU hosts a program that uses it can
 take the GPUs down. Each rank reports these variables as it sees them.
@@ -39,6 +39,7 @@ from typing import Any, Callable
 import docker.errors
 
 from ..errors import CommandTimeout, DistributedError, ImagecheckError, explain
+from ..rules import nccl_transport
 from ..rules.ddp_plan import RUN_ENV, Plan, torchrun_command, worker_args
 from ..rules.ddp_results import DistributedRun, NodeOutcome, RankOutcome, failure_message, printed
 from ..runtime.container import Container
@@ -58,9 +59,11 @@ KILL_ALLOWANCE = 35.0
 Reporter = Callable[[str], Any]
 
 
-def run_in_image(image: ImageUnderTest, plan: Plan, *, report: Reporter | None = None) -> DistributedRun:
+def run_in_image(image: ImageUnderTest, plan: Plan, *, report: Reporter | None = None,
+                 ddp_steps: bool = True) -> DistributedRun:
     """torchrun in containers of the image, per the plan; containers (and the network)
-    are gone when this returns, whatever happened."""
+    are gone when this returns, whatever happened. ddp_steps=False: the all_reduce checks
+    and the bandwidth only (a second measurement of the bandwidth)."""
     spec = image.spec
     limit = float(spec.timeouts.ddp)
     started = time.monotonic()
@@ -68,7 +71,8 @@ def run_in_image(image: ImageUnderTest, plan: Plan, *, report: Reporter | None =
     tag = uuid.uuid4().hex[:8]
     out = f"/tmp/imagecheck-ddp-{tag}"
     nodes = len(plan.nodes)
-    outcome = DistributedRun(image.ref, plan, limit, "container default" if nodes == 1 else "", spec.ddp.steps)
+    outcome = DistributedRun(image.ref, plan, limit, "container default" if nodes == 1 else "",
+                             spec.ddp.steps if ddp_steps else 0)
     say = report or (lambda message: None)
     with contextlib.ExitStack() as stack:
         network = None
@@ -99,7 +103,7 @@ def run_in_image(image: ImageUnderTest, plan: Plan, *, report: Reporter | None =
                 f"no time left for torchrun in {image.ref}", expected=f"the run to fit in {limit:.0f} s",
                 observed=f"{time.monotonic() - started:.0f} s went to starting {nodes} container(s)",
                 hint="raise timeouts.ddp in images.yaml"))
-        args = worker_args(plan, spec.ddp, out, pg_timeout=limit)
+        args = worker_args(plan, spec.ddp, out, pg_timeout=limit, ddp_steps=ddp_steps)
         script = f"{probes.IN_CONTAINER_DIR}/{WORKER}.py"
         commands = [torchrun_command(["torchrun"], plan, script, args, node=k, endpoint=endpoint,
                                      rdzv_id=f"imagecheck-{tag}", join_timeout=limit) for k in range(nodes)]
@@ -164,8 +168,8 @@ def _collect_all(targets: list[Target], out: str, outcome: DistributedRun, deadl
 def _collect(target: Target, out: str, node: int, outcome: DistributedRun, *, directory: str,
              timeout: float = COLLECT_TIMEOUT, python: str = probes.PYTHON) -> None:
     try:
-        data = probes.run(target, "ddp_results", [out, "12"], timeout=timeout, directory=directory,
-                          python=python).data
+        data = probes.run(target, "ddp_results", [out, "12", nccl_transport.VIA.pattern], timeout=timeout,
+                          directory=directory, python=python).data
     except ImagecheckError as error:
         outcome.nodes[node].collect_error = str(error)
         return
@@ -175,4 +179,5 @@ def _collect(target: Target, out: str, node: int, outcome: DistributedRun, *, di
     outcome.nodes[node].clock = data.get("now")
     for rank, entry in (data.get("ranks") or {}).items():
         outcome.ranks[int(rank)] = RankOutcome(int(rank), node, entry.get("phases") or [], entry.get("result"),
-                                               entry.get("log_tail") or [], entry.get("comm_tail") or [])
+                                               entry.get("log_tail") or [], entry.get("comm_tail") or [],
+                                               entry.get("transport_lines") or [])

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import DdpSpec
+from .nccl_transport import DEBUG_ENV
 
 if TYPE_CHECKING:
     from ..runtime.gpu import GpuAccess
 
 # Kept in every container and host process of a distributed run (see the module docstring).
 SAFETY_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
-RUN_ENV = {**SAFETY_ENV, "NCCL_DEBUG": "WARN", "TORCH_CPP_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+# NCCL_DEBUG=INFO for its INIT, P2P, SHM and NET subsystems: the transports it picks
+# (rules/nccl_transport.py) and its warnings.
+RUN_ENV = {**SAFETY_ENV, **DEBUG_ENV, "TORCH_CPP_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
            "OMP_NUM_THREADS": "1"}
 
 
@@ -65,9 +68,11 @@ class Plan:
 
     @property
     def perf_subject(self) -> str:
-        """The perf key subject of this run's all_reduce (imagecheck.perf): all_reduce.2gpu,
-        all_reduce.cpu_2proc."""
-        return f"all_reduce.{self.gpus}gpu" if self.device == "cuda" else f"all_reduce.cpu_{self.world}proc"
+        """The perf key subject of this run's all_reduce (rules/perf.py): all_reduce.2gpu,
+        all_reduce.cpu_2proc on one node; all_reduce.2node_2gpu, all_reduce.cpu_2node_2proc on two."""
+        nodes = f"{len(self.nodes)}node_" if len(self.nodes) > 1 else ""
+        return f"all_reduce.{nodes}{self.gpus}gpu" if self.device == "cuda" else \
+            f"all_reduce.cpu_{nodes}{self.world}proc"
 
 
 def plan_for(access: GpuAccess, ddp: DdpSpec, nodes: int = 1) -> Plan:
@@ -76,11 +81,11 @@ def plan_for(access: GpuAccess, ddp: DdpSpec, nodes: int = 1) -> Plan:
     if access.granted >= 2:
         per = access.granted // nodes
         shares = tuple(access.subset(access.indices[k * per:(k + 1) * per]) for k in range(nodes))
-        return Plan("nccl", "cuda", shares, per, ddp.bandwidth_bytes if nodes == 1 else 0,
+        return Plan("nccl", "cuda", shares, per, ddp.bandwidth_bytes,
                     f"{access.granted} GPUs granted: NCCL, one process per GPU")
     no_gpu = access.subset(())
     per = max(1, ddp.cpu_processes // nodes)
-    return Plan("gloo", "cpu", (no_gpu,) * nodes, per, ddp.cpu_bandwidth_bytes if nodes == 1 else 0,
+    return Plan("gloo", "cpu", (no_gpu,) * nodes, per, ddp.cpu_bandwidth_bytes,
                 f"this host grants {access.granted} GPU(s) and NCCL needs 2: gloo on CPU")
 
 

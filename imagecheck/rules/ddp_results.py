@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import explain
-from .ddp_plan import Plan
+from . import nccl_transport
+from .ddp_plan import Plan, bus_bandwidth_gbps
 
 
 # ---- what a run leaves ------------------------------------------------------------------------
@@ -22,6 +23,7 @@ class RankOutcome:
     result: dict | None
     log_tail: list[str]
     comm_tail: list[str]
+    transport_lines: list[str] = field(default_factory=list)  # NCCL's "via ..." lines
 
     @property
     def last_phase(self) -> str | None:
@@ -63,6 +65,17 @@ class DistributedRun:
     nodes: list[NodeOutcome] = field(default_factory=list)
     seconds: float = 0.0
     failure: str | None = None
+
+    def transports(self) -> list[str]:
+        """The transports NCCL named in any rank's log (rules/nccl_transport.py)."""
+        return nccl_transport.transports([line for r in self.ranks.values() for line in r.transport_lines])
+
+    def bandwidth_gbps(self) -> float | None:
+        """The bus bandwidth of rank 0's all_reduce, in GB/s (None when it reported none)."""
+        figure = ((self.ranks.get(0) and self.ranks[0].result) or {}).get("bandwidth")
+        if not figure:
+            return None
+        return bus_bandwidth_gbps(figure["bytes"], figure["seconds_per_op"], figure["world_size"])
 
     def results(self) -> dict[int, dict]:
         """Every rank's result, by rank (only meaningful when failure is None)."""
@@ -212,7 +225,7 @@ def failure_message(run: DistributedRun) -> str | None:
 
 def _last_lines(run: DistributedRun) -> str:
     """The last NCCL / gloo / c10d lines of every rank, else its last log lines."""
-    parts = ["last NCCL/gloo lines of each rank (NCCL_DEBUG=WARN):"]
+    parts = ["last NCCL/gloo lines of each rank (NCCL_DEBUG=INFO):"]
     for rank in range(run.plan.world):
         outcome = run.ranks.get(rank)
         lines = (outcome.comm_tail or outcome.log_tail)[-6:] if outcome else []

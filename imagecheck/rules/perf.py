@@ -10,7 +10,7 @@ a key of this form (record_perf() builds it):
 - <subject> is what was measured, dotted: `compile.resnet50`, `all_reduce.2gpu`;
 - <measure> names the figure: `speedup`, `compile`, `step`, `bus_bandwidth`;
 - <unit> is the last `_` part and decides the direction, so a baseline knows whether a
-  smaller number is a drop: s, ms (lower is better); x, gbps, ips (higher is better).
+  smaller number is a drop: s, ms (lower is better); x, gbps, tflops, ips (higher is better).
 
 Examples: perf.compile.resnet50.speedup_x = 1.42 (steady-state eager time / compiled
 time), perf.compile.resnet50.compile_s = 17.3 (first compiled call), perf.all_reduce.2gpu.
@@ -32,6 +32,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "ms": (LOWER, "ms"),
     "x": (HIGHER, "x"),
     "gbps": (HIGHER, "GB/s"),
+    "tflops": (HIGHER, "TFLOP/s"),
     "ips": (HIGHER, "items/s"),
 }
 
