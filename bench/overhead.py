@@ -131,7 +131,7 @@ def main() -> int:
     parser.add_argument("--suite-repeat", type=int, default=3, help="Runs per median for the suite (default: 3)")
     parser.add_argument("--no-scaling", action="store_true", help="Leave out the table of 1, 2 and 4 images")
     args = parser.parse_args()
-    peer_binary, peer_version = peer.binary()  # before anything is measured: missing means stop
+    _, peer_version = peer.binary()  # before anything is measured: missing means stop
     workdir = Path(tempfile.mkdtemp(prefix="imagecheck-bench-run-"))
     print(f"machine: {machine()}")
     print(f"image: {args.image}; {time.strftime('%Y-%m-%d %H:%M')}; {load()} at the start", flush=True)
@@ -141,8 +141,8 @@ def main() -> int:
     floor_s, suite_s = statistics.median(floors), statistics.median(suites)
     print(f"floor runs: {', '.join(f'{s:.1f}' for s in floors)} s; suite runs: "
           f"{', '.join(f'{s:.1f}' for s in suites)} s", flush=True)
-    print(f"peer: container-structure-test {peer_version} ({peer_binary}), one new container per command test:",
-          flush=True)
+    print(f"peer: container-structure-test {peer_version} (the bench extra's binary), one new container per "
+          "command test:", flush=True)
     peer_run = peer.run(args.image)
 
     print()

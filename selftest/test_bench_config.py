@@ -1,6 +1,7 @@
 """`make bench`'s peer configs are ones container-structure-test reads (its own parser, on
-an image that does not exist, so no container starts), and `make -n -B bench` names its
-steps: the bench extra installed, then bench/overhead.py. The bench's figures are never
+an image that does not exist, so no container starts) and write no `$` in a command (the
+tool substitutes environment variables there), and `make -n -B bench` names its
+steps: the bench extra installed, then bench/overhead.py and bench/nightly_reuse.py. The bench's figures are never
 asserted here."""
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def test_the_peer_configs_hold_the_fact_checks_once_each_in_the_tools_schema():
             assert not unknown, f"{config.name}: {test['name']} has keys the tool refuses: {sorted(unknown)}"
             for pattern in test.get("expectedOutput", []) + test.get("excludedOutput", []):
                 re.compile(pattern)
+            words = [test["command"], *test.get("args", [])]
+            assert not any("$" in word for word in words), \
+                f"{config.name}: {test['name']} writes a `$`, which the tool replaces with an environment value"
             names.append(test["name"])
     assert len(names) == 28 and len(set(names)) == 28, names
     root = yaml.safe_load(peer.CONFIGS[1].read_text())
@@ -59,4 +63,5 @@ def test_make_bench_installs_the_bench_extra_then_runs_the_bench():
     lines = proc.stdout.splitlines()
     install = next((n for n, line in enumerate(lines) if "pip install" in line and ".[bench]" in line), None)
     bench = next((n for n, line in enumerate(lines) if "bench/overhead.py" in line), None)
-    assert install is not None and bench is not None and install < bench, proc.stdout
+    reuse = next((n for n, line in enumerate(lines) if "bench/nightly_reuse.py" in line), None)
+    assert None not in (install, bench, reuse) and install < bench < reuse, proc.stdout

@@ -111,7 +111,7 @@ def render(signoff: SignOff) -> str:
         f"<title>imagecheck sign-off: {e(verdict)}</title><style>{CSS}</style></head><body>",
         f'<header id="verdict" class="banner {_slug(verdict)}" data-verdict="{e(verdict)}">'
         f'<span class="word">{e(verdict)}</span><span class="sub">{sub}</span></header>',
-        "<main>", _image_table(signoff), _incomplete(run), _regressions(signoff),
+        "<main>", _image_table(signoff), _reused(signoff), _incomplete(run), _regressions(signoff),
         _shards(signoff.shards) if signoff.shards else "",
     ]
     numbered = list(enumerate(signoff.images, 1))  # blocked images first: what needs a reader's eyes
@@ -147,6 +147,17 @@ def _image_table(signoff: SignOff) -> str:
     return ('<section id="images"><h2>Images</h2><table id="image-table"><thead><tr><th>image</th><th>verdict</th>'
             "<th>why</th><th>checks</th><th>torch</th><th>CUDA</th><th>image ID</th><th>size</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></section>")
+
+
+def _reused(signoff: SignOff) -> str:
+    """The images whose results come from an earlier run (a nightly with --reuse)."""
+    items = "".join(f'<li data-ref="{e(i.ref)}"><code>{e(i.ref)}</code>: {e(i.reused_from.label())}, '
+                    f"<code>{e(i.reused_from.report)}</code></li>" for i in signoff.images if i.reused_from)
+    if not items:
+        return ""
+    return ('<section id="reused"><h2>Results reused from earlier runs</h2><p class="muted">The image ID, the suite, '
+            "the promises, the host and the pytest arguments are unchanged: no check ran for these images in this "
+            f"run.</p><ul>{items}</ul></section>")
 
 
 def _incomplete(run: Run) -> str:
@@ -239,6 +250,9 @@ def _image(index: int, image: ImageReport, shards: list[ShardInfo] | None) -> st
            f'<h2><code>{e(image.ref)}</code> <span class="badge {slug}">{e(image.verdict)}</span></h2>']
     if image.judged:
         out.append(f'<p class="muted" data-judged="{e(image.judged)}">judged: <code>{e(image.judged)}</code></p>')
+    if image.reused_from:
+        out.append(f'<p class="muted" data-reused-from="{e(image.reused_from.folder)}">results reused from '
+                   f"{e(image.reused_from.label())}: no check ran for this image in this run</p>")
     if image.description:
         out.append(f'<p class="muted">{e(image.description)}</p>')
     if image.reasons:

@@ -75,6 +75,12 @@ def render(signoff: SignOff) -> str:
                    f"{sum(counts[o] for o in FAILING)} | {counts['skipped']} | {_cell(versions.get('torch'))} | "
                    f"{_cell(versions.get('cuda'))} |")
     out.append("")
+    reused = [image for image in signoff.images if image.reused_from]
+    if reused:
+        out += ["**Results reused from earlier runs** (image ID, suite, promises, host and pytest arguments "
+                "unchanged; no check ran for these images in this run):", ""]
+        out += [f"- `{image.ref}`: {_text(image.reused_from.label())}, `{image.reused_from.report}`"
+                for image in reused] + [""]
     if run.incomplete:
         out += ["**The run is incomplete:**", ""] + [f"- {_text(reason)}" for reason in run.incomplete] + [""]
     if signoff.baseline:
@@ -127,6 +133,8 @@ def _image(image: ImageReport, shards: list[ShardInfo] | None) -> list[str]:
         out += ["**Why it is blocked:**", ""] + [f"{n}. {_text(r)}" for n, r in enumerate(image.reasons, 1)] + [""]
     if image.judged:
         out += [f"Judged: `{image.judged}`", ""]
+    if image.reused_from:
+        out += [f"Results reused from {_text(image.reused_from.label())}: no check ran for this image in this run.", ""]
     if image.regressions:
         out += ["**Regressions:**", ""] + [f"- {_text(r.summary)}" for r in image.regressions] + [""]
     if image.notes:  # the skips (verdict's own key) are in the table of skipped checks below

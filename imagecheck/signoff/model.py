@@ -249,9 +249,31 @@ def counts_of(checks: list[CheckRecord]) -> dict[str, int]:
     return {outcome: sum(1 for c in checks if c.outcome == outcome) for outcome in OUTCOMES}
 
 
+@dataclass
+class ReusedFrom:
+    """The earlier run whose results an image's report carries (a nightly with --reuse):
+    its folder under the reports folder, its report.json, and when that report was made."""
+
+    folder: str
+    report: str = ""
+    generated: str = ""
+
+    def label(self) -> str:
+        """One line: 'run 2026-11-30 (generated 2026-11-30T02:00:05+00:00)'."""
+        return f"run {self.folder} (generated {self.generated or 'at an unknown time'})"
+
+    def to_json(self) -> dict:
+        return {"folder": self.folder, "report": self.report, "generated": self.generated}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "ReusedFrom | None":
+        return None if not isinstance(data, dict) else cls(**_known(cls, data))
+
+
 _DESCRIBED = ("image", "facts_error", "versions", "inside", "session", "error")
 _IMAGE_KEYS = {"ref", "listed", "description", "promised", "policy", *_DESCRIBED, "checks", "counts", "perf",
-               "baseline_ref", "regressions", "verdict", "reasons", "notes", "skips", "judged", "promises_digest"}
+               "baseline_ref", "regressions", "verdict", "reasons", "notes", "skips", "judged", "promises_digest",
+               "fingerprint", "reused_from"}
 
 
 @dataclass
@@ -281,6 +303,8 @@ class ImageReport:
     skips: list[str] = field(default_factory=list)
     judged: str | None = None  # what the verdict is about: the repository digest, else the image ID
     promises_digest: str | None = None
+    fingerprint: dict[str, Any] | None = None  # what a nightly's --reuse compares (signoff/reuse.py)
+    reused_from: ReusedFrom | None = None      # these results come from that earlier run
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -307,6 +331,10 @@ class ImageReport:
                     "regressions": [r.to_json() for r in self.regressions], "verdict": self.verdict,
                     "reasons": list(self.reasons), "notes": list(self.notes), "skips": list(self.skips),
                     "judged": self.judged, "promises_digest": self.promises_digest})
+        if self.fingerprint is not None:
+            out["fingerprint"] = self.fingerprint
+        if self.reused_from is not None:
+            out["reused_from"] = self.reused_from.to_json()
         return out
 
     @classmethod
@@ -324,6 +352,7 @@ class ImageReport:
             verdict=data.get("verdict") or "", reasons=list(data.get("reasons") or []),
             notes=list(data.get("notes") or []), skips=list(data.get("skips") or []),
             judged=data.get("judged"), promises_digest=data.get("promises_digest"),
+            fingerprint=data.get("fingerprint"), reused_from=ReusedFrom.from_json(data.get("reused_from")),
             extra={k: v for k, v in data.items() if k not in _IMAGE_KEYS})
 
 
