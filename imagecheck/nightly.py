@@ -157,9 +157,7 @@ def reusable(refs: list[str], fingerprints: dict[str, dict], reports: Path, fold
     """The earlier results each image can reuse: ref -> (its report, the report it came from)."""
     from .signoff import reuse
 
-    earlier, unreadable = reuse.earlier_reports(reports, folder)
-    for line in unreadable:
-        print(f"nightly: an earlier report cannot be read, so it is not reused: {line}", flush=True)
+    earlier = reuse.earlier_reports(reports, folder)
     found = {}
     for ref in refs:
         image, source, why = reuse.find(ref, fingerprints[ref], earlier)
@@ -169,6 +167,10 @@ def reusable(refs: list[str], fingerprints: dict[str, dict], reports: Path, fold
             found[ref] = (image, source)
             print(f"nightly: {ref}: results reused from {image.reused_from.label()} (unchanged image, suite, "
                   "promises, host and arguments)", flush=True)
+    for report in earlier:
+        if report.problem:
+            print(f"nightly: an earlier report cannot be read, so nothing of it is reused: {report.problem}",
+                  flush=True)
     return found
 
 

@@ -1,10 +1,12 @@
 """A nightly with --reuse does not validate an unchanged image twice: after a nightly of an
 image, a second nightly with --reuse starts no container of it and its report (JSON,
 HTML, Markdown, JUnit) says the results come from the first run; a change of the image's
-promises makes it run again; a release run (--require-gpu) never reuses."""
+promises makes it run again; a release run (--require-gpu) never reuses; an earlier
+result that cannot be read, was blocked or has another fingerprint is passed over."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -58,8 +60,8 @@ def test_an_unchanged_image_is_reused_and_a_changed_promise_runs_it_again(tmp_pa
     second = nightly(reports, images, ref, "--reuse")
     created = containers_created(docker_client, started, time.time(), image=ref)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-2000:]
+    assert f"{ref}: results reused from run {first_folder.name}" in second.stdout, second.stdout[:3000]
     assert created == [], f"expected no container of {ref} in a nightly that reuses it, observed {len(created)}"
-    assert f"{ref}: results reused from run {first_folder.name}" in second.stdout, second.stdout
     folder = latest(reports)
     image = json.loads((folder / "report.json").read_text())["images"][0]
     origin = image["reused_from"]
@@ -122,3 +124,32 @@ def test_the_fingerprint_names_what_changed():
     assert reuse.differences(mine, {**mine, "image_id": "b", "host": "g"}) == ["image ID", "host (GPUs, driver, engine)"]
     assert reuse.differences(mine, None)[0].startswith("no fingerprint")
     assert reuse.other_arguments(["--image", "a:1", "-k", "cuda", "--images-file=x.yaml", "--image=b:1"]) == ["-k", "cuda"]
+
+
+def test_an_unreadable_blocked_or_changed_earlier_result_is_passed_over(tmp_path):
+    mine = {"image_id": "sha256:a", "suite": "s", "promises": "p", "host": "h", "arguments": "x"}
+
+    def report(name: str, text: str, age: int) -> None:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "report.json").write_text(text)
+        os.utime(folder / "report.json", (time.time() - age, time.time() - age))
+
+    def image(verdict: str, **fingerprint: str) -> str:
+        return json.dumps({"generated": f"{verdict} time", "images": [
+            {"ref": "a:1", "verdict": verdict, "fingerprint": {**mine, **fingerprint}}]})
+
+    report("good", image("SIGNED OFF"), age=400)
+    report("blocked", image("BLOCKED"), age=300)
+    report("other-host", image("SIGNED OFF", host="g"), age=200)
+    report("broken", "{not json", age=100)
+    earlier = reuse.earlier_reports(tmp_path, exclude=tmp_path / "tonight")
+    assert [e.folder.name for e in earlier] == ["broken", "other-host", "blocked", "good"]
+    found, source, why = reuse.find("a:1", mine, earlier)
+    assert found is not None and source.folder.name == "good" and why == ""
+    assert found.reused_from.label() == "run good (generated SIGNED OFF time)"
+    assert earlier[0].problem and "broken" in earlier[0].problem
+    assert reuse.find("a:1", {**mine, "image_id": "sha256:b"}, earlier)[2] == \
+        "its image ID, host (GPUs, driver, engine) changed since other-host"
+    assert reuse.find("b:1", mine, earlier)[2] == "no earlier report holds b:1"
+    assert "BLOCKED in blocked" in reuse.find("a:1", mine, earlier[2:3])[2]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -106,25 +105,31 @@ def differences(mine: dict | None, theirs: dict | None) -> list[str]:
     return [words for key, words in PARTS.items() if (mine or {}).get(key) != theirs.get(key)]
 
 
-@dataclass
 class Earlier:
-    """An earlier report read from the reports folder."""
+    """An earlier report under the reports folder, read the first time it is asked for
+    (most nights every image is found in the newest one); `problem` says why it could not be."""
 
-    folder: Path
-    signoff: SignOff
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.folder = path.parent
+        self.problem: str | None = None
+        self._signoff: SignOff | None = None
+
+    @property
+    def signoff(self) -> SignOff | None:
+        if self._signoff is None and self.problem is None:
+            try:
+                self._signoff = SignOff.from_json(json.loads(self.path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError, AttributeError) as error:
+                self.problem = f"{self.path}: {error}"
+        return self._signoff
 
 
-def earlier_reports(reports: Path, exclude: Path) -> tuple[list[Earlier], list[str]]:
-    """The report.json files under the reports folder, newest first, and those unreadable."""
-    found, unreadable = [], []
+def earlier_reports(reports: Path, exclude: Path) -> list[Earlier]:
+    """The report.json files under the reports folder, newest first, other than exclude's."""
     paths = [p for p in reports.glob("*/report.json")
              if p.parent.resolve() != exclude.resolve() and not p.parent.is_symlink()]
-    for path in sorted(paths, key=lambda p: p.stat().st_mtime, reverse=True):
-        try:
-            found.append(Earlier(path.parent, SignOff.from_json(json.loads(path.read_text(encoding="utf-8")))))
-        except (OSError, ValueError, TypeError, AttributeError) as error:
-            unreadable.append(f"{path}: {error}")
-    return found, unreadable
+    return [Earlier(path) for path in sorted(paths, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
 def find(ref: str, mine: dict, earlier: Iterable[Earlier]) -> tuple[ImageReport | None, Earlier | None, str]:
@@ -134,7 +139,7 @@ def find(ref: str, mine: dict, earlier: Iterable[Earlier]) -> tuple[ImageReport 
     the newest earlier report of the image says."""
     why = ""
     for report in earlier:
-        image = report.signoff.image_named(ref)
+        image = report.signoff.image_named(ref) if report.signoff is not None else None
         if image is None:
             continue
         differ = differences(mine, image.fingerprint)
@@ -146,8 +151,7 @@ def find(ref: str, mine: dict, earlier: Iterable[Earlier]) -> tuple[ImageReport 
         elif image.verdict != SIGNED_OFF:
             reason = f"it was {image.verdict} in {report.folder.name}, and only a signed-off result is reused"
         else:
-            origin = image.reused_from or ReusedFrom(report.folder.name, str(report.folder / "report.json"),
-                                                     report.signoff.generated)
+            origin = image.reused_from or ReusedFrom(report.folder.name, str(report.path), report.signoff.generated)
             return dataclasses.replace(image, reused_from=origin), report, ""
         why = why or reason
     return None, None, why or f"no earlier report holds {ref}"
