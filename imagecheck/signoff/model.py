@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..pytest_plugin.outcomes import COULD_NOT_RUN, FAILED, NOT_APPLICABLE_STATUS, PASSED, is_not_applicable
+from ..rules.layers import Layer, LayerGrowth
+from ..rules.package_diff import Package, PackageChange
 
 SCHEMA = "imagecheck.signoff/1"
 SIGNED_OFF = "SIGNED OFF"
@@ -245,6 +247,66 @@ class ImageInfo:
         return cls(**values, extra={k: v for k, v in data.items() if k not in _INFO_KEYS})
 
 
+@dataclass
+class SbomFile:
+    """An SBOM of the image in the sign-off folder: its format, its path relative to the
+    folder, its sha256 and size."""
+
+    format: str
+    file: str
+    sha256: str
+    bytes: int = 0
+
+    def to_json(self) -> dict:
+        return {"format": self.format, "file": self.file, "sha256": self.sha256, "bytes": self.bytes}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SbomFile":
+        return cls(**_known(cls, data))
+
+
+@dataclass
+class ReleaseContent:
+    """What the image ships, as its SBOM and its layers tell (the SBOM and size checks'
+    evidence, signoff/content.py): the SBOM files, the Debian and Python packages, the
+    layers; against the baseline, what changed in the packages and how each layer grew.
+    report.json carries the package list, so a later run's --baseline can diff against it."""
+
+    sbom: list[SbomFile] = field(default_factory=list)
+    sbom_tool: str = ""
+    note: str = ""  # why something is missing (an SBOM that could not be read back)
+    packages: list[Package] | None = None  # None: no SBOM was made
+    layers: list[Layer] | None = None      # None: the size check did not run
+    baseline_size_bytes: int | None = None
+    package_changes: list[PackageChange] | None = None  # None: nothing to compare with
+    layer_growth: list[LayerGrowth] | None = None
+
+    @property
+    def package_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for package in self.packages or []:
+            counts[package.kind] = counts.get(package.kind, 0) + 1
+        return counts
+
+    def to_json(self) -> dict:
+        optional = lambda items: None if items is None else [i.to_json() for i in items]  # noqa: E731
+        return {"sbom": [s.to_json() for s in self.sbom], "sbom_tool": self.sbom_tool, "note": self.note,
+                "package_counts": self.package_counts, "packages": optional(self.packages),
+                "layers": optional(self.layers), "baseline_size_bytes": self.baseline_size_bytes,
+                "package_changes": optional(self.package_changes), "layer_growth": optional(self.layer_growth)}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "ReleaseContent | None":
+        if not isinstance(data, dict):
+            return None
+        read = lambda key, kind: None if data.get(key) is None else [kind.from_json(i) for i in data[key]]  # noqa: E731
+        return cls(sbom=[SbomFile.from_json(s) for s in data.get("sbom") or []], sbom_tool=data.get("sbom_tool") or "",
+                   note=data.get("note") or "", packages=read("packages", Package), layers=read("layers", Layer),
+                   baseline_size_bytes=data.get("baseline_size_bytes"),
+                   package_changes=read("package_changes", PackageChange),
+                   layer_growth=read("layer_growth", LayerGrowth))
+
+
 def counts_of(checks: list[CheckRecord]) -> dict[str, int]:
     return {outcome: sum(1 for c in checks if c.outcome == outcome) for outcome in OUTCOMES}
 
@@ -295,6 +357,7 @@ class ImageReport:
     error: str | None = None
     checks: list[CheckRecord] = field(default_factory=list)
     perf: dict[str, PerfFigure] = field(default_factory=dict)
+    content: ReleaseContent | None = None  # what it ships: SBOM, packages, layers (signoff/content.py)
     baseline_ref: str | None = None
     regressions: list[Regression] = field(default_factory=list)
     verdict: str = ""
@@ -326,6 +389,8 @@ class ImageReport:
             if value is not None:
                 out[key] = value.to_json() if isinstance(value, ImageInfo) else value
         out.update(self.extra)
+        if self.content is not None:
+            out["content"] = self.content.to_json()
         out.update({"checks": [c.to_json() for c in self.checks], "counts": self.counts,
                     "perf": {k: f.to_json() for k, f in self.perf.items()}, "baseline_ref": self.baseline_ref,
                     "regressions": [r.to_json() for r in self.regressions], "verdict": self.verdict,
@@ -347,13 +412,14 @@ class ImageReport:
             session=data.get("session"), error=data.get("error"),
             checks=[CheckRecord.from_json(c) for c in data.get("checks") or []],
             perf={k: PerfFigure.from_json(f) for k, f in (data.get("perf") or {}).items()},
+            content=ReleaseContent.from_json(data.get("content")),
             baseline_ref=data.get("baseline_ref"),
             regressions=[Regression.from_json(r) for r in data.get("regressions") or []],
             verdict=data.get("verdict") or "", reasons=list(data.get("reasons") or []),
             notes=list(data.get("notes") or []), skips=list(data.get("skips") or []),
             judged=data.get("judged"), promises_digest=data.get("promises_digest"),
             fingerprint=data.get("fingerprint"), reused_from=ReusedFrom.from_json(data.get("reused_from")),
-            extra={k: v for k, v in data.items() if k not in _IMAGE_KEYS})
+            extra={k: v for k, v in data.items() if k not in _IMAGE_KEYS and k != "content"})
 
 
 @dataclass
