@@ -3,19 +3,16 @@ OpenShift and many clusters run containers."""
 import pytest
 
 from imagecheck.check import ImagecheckError, fail
-from imagecheck.image import entrypoint, probes
+from imagecheck.image import arbitrary_uid, probes
 
-ARBITRARY_USER = "12345:0"
+ARBITRARY_USER = arbitrary_uid.USER
 
 
 @pytest.mark.slow
+@pytest.mark.arbitrary_uid  # the run starts beside the facts probe (image/companions.py)
 def test_torch_works_under_an_arbitrary_uid(image, evidence):
-    # The probe prints this argument reversed: the marker shows it started (an entrypoint
-    # that only echoes its arguments does not pass for one that runs them).
-    command = ["python3", "-B", f"{probes.IN_CONTAINER_DIR}/arbitrary_uid.py", entrypoint.STARTED_MARKER[::-1]]
     try:
-        run = entrypoint.run(image, "arbitrary-uid", command, user=ARBITRARY_USER, with_probes=True,
-                             timeout=image.spec.timeouts.compile)
+        run = arbitrary_uid.result(image)
     except ImagecheckError as error:
         fail(f"under --user {ARBITRARY_USER}: {error}")
     data = probes.parse(run.stdout)

@@ -24,6 +24,7 @@ def _compile(image, evidence, device: str, models: list[str]) -> None:
         not_applicable(f"images.yaml lists no compile.{device.replace('cuda', 'gpu')}_models for {image.ref}")
     failures, results = [], {}
     shared = device == "cuda" and image.gpu.shared  # another xdist worker uses the same GPU
+    image.quiet()  # the image's background work ends before anything is timed
     plan = compile_plan.plan(len(models), os.cpu_count() or 1)
     evidence(f"compile.{device}.plan", plan.describe())
     args = {"models": models, "device": device, "batch_size": spec.batch_size, "parallel": plan.parallel,

@@ -3,16 +3,17 @@ the image did (what imported in the image still imports, the new package imports
 keeps the image's user, entrypoint and command."""
 import pytest
 
-from imagecheck.image.derived import MARKER_MODULE, derived_image, same_user
+from imagecheck.image import derived as derived_image
+from imagecheck.image.derived import MARKER_MODULE, same_user
 from imagecheck.image.facts import import_failure
 from imagecheck.image.under_test import ImageUnderTest
 
 
 @pytest.mark.slow
+@pytest.mark.derived_image  # built beside the facts probe (image/companions.py), once per run
 def test_derived_image_still_imports(image, facts, evidence, progress):
-    with progress.step("derived image: FROM it, pip install of one package, imports"), \
-            derived_image(image, image.spec.timeouts.probe) as tag:
-        derived = ImageUnderTest(tag, image.spec, image.context)
+    with progress.step("derived image: FROM it, pip install of one package, imports"):
+        derived = ImageUnderTest(derived_image.tag(image), image.spec, image.context)
         try:
             stack = derived.probe("python_stack", MARKER_MODULE).data
             config = derived.config

@@ -24,6 +24,7 @@ def _rates(image, attempt: int) -> tuple[dict, dict | None, str | None]:
     index = image.gpu.indices[0]
 
     def measure() -> tuple[dict, dict | None, str | None]:
+        image.quiet()  # the image's background work ends before anything is timed
         mine = image.probe("gpu_rates", ARGS, timeout=image.spec.timeouts.probe).data
         if not mine.get("ok"):
             fail(f"the GPU rates cannot be measured in {image.ref}: {mine.get('error')}")

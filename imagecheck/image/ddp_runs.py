@@ -47,6 +47,7 @@ class DistributedRuns:
         """The run (started now if it has not run yet); DistributedError if it failed."""
         plan = self.plan()
         self.image.require_python()
+        self.image.quiet()  # the image's background work ends before the bandwidth is measured
 
         def make() -> DistributedRun:
             with self.progress.step(f"torchrun in {self.nodes} container(s): {plan.describe()}"):

@@ -19,13 +19,15 @@ import contextlib
 import hashlib
 import io
 import zipfile
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import docker.errors
 
 from ..errors import ImagecheckError, explain
 from ..runtime.container import Container
-from .under_test import ImageUnderTest
+
+if TYPE_CHECKING:
+    from .under_test import ImageUnderTest
 
 MARKER_MODULE = "imagecheck_derived_marker"
 MARKER_VERSION = "1.0"
@@ -60,13 +62,26 @@ INSTALL = (f"python3 -m pip install --no-index --no-deps --disable-pip-version-c
            f"&& rm -rf {WHEEL_DIR}")
 
 
-@contextlib.contextmanager
-def derived_image(image: ImageUnderTest, timeout: float) -> Iterator[str]:
-    """Make the derived image; yields its tag; removes it afterwards."""
+BUILT = "derived-image"
+
+
+def start(image: "ImageUnderTest") -> None:
+    """Begin building the derived image in the background (once per image and run)."""
+    image.memo.start(BUILT, lambda: build(image, image.spec.timeouts.probe))
+
+
+def tag(image: "ImageUnderTest") -> str:
+    """The derived image's tag, built now if no one started it (its failure is kept)."""
+    start(image)
+    return image.memo.result(BUILT)
+
+
+def build(image: "ImageUnderTest", timeout: float) -> str:
+    """Make the derived image; its tag. It is removed when the image's checks end (close)."""
     image.require_python()  # pip is python: a python that cannot start has failed already, once
     client = image.context.client
     identity = image.context.identity
-    tag = f"imagecheck-derived:{identity.run_id}-{hashlib.sha256(image.ref.encode()).hexdigest()[:8]}"
+    made = f"imagecheck-derived:{identity.run_id}-{hashlib.sha256(image.ref.encode()).hexdigest()[:8]}"
     original = image.config
     labels = identity.labels(image.ref, "derived")
     with Container(client, image.ref, labels=labels, user="0", entrypoint=["/bin/sh", "-c"],
@@ -82,13 +97,15 @@ def derived_image(image: ImageUnderTest, timeout: float) -> Iterator[str]:
                 hint="users extend the image this way; it needs `python3 -m pip` and /bin/sh"))
         conf = {"User": original.get("User") or "0", "Entrypoint": original.get("Entrypoint") or [],
                 "Cmd": original.get("Cmd") or [], "Labels": {**(original.get("Labels") or {}), **labels}}
-        repository, _, version = tag.partition(":")
+        repository, _, version = made.partition(":")
         built = builder.commit(repository, version, conf)
-    try:
-        yield tag
-    finally:
-        with contextlib.suppress(docker.errors.APIError):
-            client.images.remove(built.id, force=True)
+    image.on_close(lambda: remove(client, built.id))
+    return made
+
+
+def remove(client, image_id: str) -> None:
+    with contextlib.suppress(docker.errors.APIError):
+        client.images.remove(image_id, force=True)
 
 
 def same_user(a: str | None, b: str | None) -> bool:

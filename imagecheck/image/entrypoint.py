@@ -7,13 +7,17 @@ not as a slow command; and the whole run must end within its own limit.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import docker.errors
 
 from ..errors import CommandTimeout, ImagecheckError, explain
 from ..runtime.readiness import wait_until
 from ..runtime.target import ExecResult
 from . import probes
-from .under_test import ImageUnderTest
+
+if TYPE_CHECKING:
+    from .under_test import ImageUnderTest
 
 POLL_SECONDS = 0.3
 STARTED_MARKER = "imagecheck-command-started"

@@ -74,6 +74,13 @@ class OncePerImage:
         """The value of key if it is made and did not fail, else None (never makes it)."""
         return self._entries[key].result() if self.done(key) else None
 
+    def wait(self, key: Hashable) -> None:
+        """Wait for the value of key to be made, if it was started; never raises its failure."""
+        with self._lock:
+            future = self._entries.get(key)
+        if future is not None:
+            future.exception()
+
     def forget(self, key: Hashable) -> None:
         """Forget one value (it is made again when asked for)."""
         with self._lock:

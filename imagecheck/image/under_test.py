@@ -52,9 +52,19 @@ class ImageUnderTest:
         self.resolved = OncePerImage(ref)  # the image itself: resolved (pulled) once, kept past close()
         self._counts_lock = threading.Lock()
         self._live: list[Container] = []
+        self._on_close: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"ImageUnderTest({self.ref!r})"
+
+    def on_close(self, undo: Callable[[], None]) -> None:
+        """Run undo() when the image's checks end (an image the suite made of it, say)."""
+        self._on_close.append(undo)
+
+    def quiet(self) -> None:
+        """Wait for the work started beside the facts probe (image/companions.py), so that a
+        figure measured next is the image's alone."""
+        companions.quiet(self)
 
     def shared(self, key: Hashable, make: Callable[[], T], **kwargs: Any) -> T:
         """make()'s value, made once for this image; a failure is kept and repeated
@@ -214,6 +224,11 @@ class ImageUnderTest:
         one removal fails; the first error is raised after) and forget what the memo holds."""
         self.memo.clear()
         errors = []
+        while self._on_close:
+            try:
+                self._on_close.pop()()
+            except Exception as error:  # noqa: BLE001 - the containers go all the same; the first error is raised
+                errors.append(error)
         for container in list(self._live):
             try:
                 container.remove()

@@ -38,6 +38,8 @@ MARKERS = (
     "slow: takes more than a few seconds per image",
     "facts: reads only the facts gathered once per image (no container or work of its own)",
     "filesystem_walk: reads the root filesystem walk, which then runs beside the facts probe",
+    "derived_image: reads the derived image, which is then built beside the facts probe",
+    "arbitrary_uid: reads the run under an arbitrary uid, which then runs beside the facts probe",
 )
 
 
@@ -229,6 +231,22 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     else:
         lines.append("  mode: development: GPU checks skip without GPUs (--require-gpu for a release sign-off)")
     return lines
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each image's checks that only read the facts first (its companions run in the
+    background meanwhile), then the rest in their modules' order; images in --image order."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    order = {ref: index for index, ref in enumerate(state.refs)}
+    position = {id(item): index for index, item in enumerate(items)}
+
+    def key(item: pytest.Item) -> tuple[int, int, int]:
+        ref = image_ref(item)
+        return (order.get(ref, -1), 0 if item.get_closest_marker("facts") else 1, position[id(item)])
+
+    items.sort(key=key)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

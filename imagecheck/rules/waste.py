@@ -4,8 +4,9 @@ A layer is a list of files (path, kind, size, mode, owner, modification time) pl
 deletes from the layers below (whiteouts: a path, or everything under an opaque folder).
 Applied bottom to top, they make the image's filesystem; along the way a file of a lower
 layer dies (its bytes stay in the image, nobody can see them) when a later layer
-- writes it again with the same bytes but another mode or owner: re-permissioned (a
-  `chmod -R` or `chown -R` copies every file it touches into its own layer);
+- writes it again with the same size and modification time: re-permissioned (a `chmod -R`
+  or `chown -R` copies every file it touches into its own layer, even when no mode or
+  owner changes);
 - writes it again otherwise: overwritten;
 - deletes it, or a folder above it: deleted.
 What the image shows in the end may still hold package managers' caches: pip's
@@ -161,10 +162,15 @@ class _Image:
                 self.remove_tree(layer, path)
             elif before.kind == FILE:
                 same_bytes = entry.kind == FILE and entry.size == before.size and entry.mtime == before.mtime
-                owner_or_mode = (entry.mode, entry.uid, entry.gid) != (before.mode, before.uid, before.gid)
-                self.kill(layer, REPERMISSIONED if same_bytes and owner_or_mode else OVERWRITTEN, path)
+                self.kill(layer, REPERMISSIONED if same_bytes else OVERWRITTEN, path)
         self.files[path] = (layer, entry)
-        self.children.setdefault(os.path.dirname(path), set()).add(path)
+        while path:  # link it to each folder above (a tar need not list them)
+            parent = os.path.dirname(path)
+            siblings = self.children.setdefault(parent, set())
+            if path in siblings:
+                break
+            siblings.add(path)
+            path = parent
 
 
 def _finding(reason: str, layer: int, steps: dict[int, str], items: list[tuple[str, int]],
@@ -258,5 +264,6 @@ def problem(ref: str, findings: list[Finding], limit: int, limit_text: str, key:
     return (f"{ref} carries {human(weight)} of {what}, more than images.yaml allows\n"
             f"  expected: at most {human(limit)} (images.yaml size.{key}: {limit_text})\n"
             f"  observed: {human(weight)} in {sum(f.files for f in findings)} file(s):\n" + "\n".join(lines) + "\n"
-            f"  where: layer {worst.layer + 1} (`{_short(worst.step, 160)}`) and {len(findings) - 1} other finding(s)\n"
-            f"  hint: " + "; ".join(hints))
+            f"  where: layer {worst.layer + 1} (`{_short(worst.step, 160)}`)"
+            + (f" and {len(findings) - 1} more finding(s) above\n" if len(findings) > 1 else "\n")
+            + "  hint: " + "; ".join(hints))

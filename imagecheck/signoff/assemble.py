@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from ..config import ImageSpec
 from ..image.description import expectations
 from . import baseline as baseline_module
-from . import verdict
+from . import content, verdict
 from .model import LISTING_ORDER, CheckRecord, ImageInfo, ImageReport, Policy, SignOff
 from .records import perf_figures
 from .shard import promises_digest
@@ -52,6 +52,7 @@ def judge_with_baseline(image: ImageReport, *, baseline: SignOff | None, mode: s
         if base is None:
             notes.append("the baseline report has no image to compare this one with")
         else:
+            image = content.compared(base, image)  # the package diff and layer growth, read by compare()
             image = dataclasses.replace(image, baseline_ref=base.ref,
                                         regressions=baseline_module.compare(base, image, image.policy.max_perf_drop))
     return verdict.judge(image, mode=mode, release_option=release_option, incomplete=incomplete, notes=notes)

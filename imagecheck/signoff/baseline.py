@@ -10,6 +10,9 @@ What counts as a regression:
 - a check that passed in the baseline and now fails or errors (newly failing);
 - a check that ran in the baseline and is now skipped (newly skipped);
 - checks of the baseline that did not run now;
+- a Debian or Python package downgraded (the package diff of the two SBOMs: content.py),
+  the GPU stack first, named as such; the others (added, removed, upgraded) are listed
+  in the report's package diff, not here;
 - a performance figure (imagecheck.perf keys) that got worse by more than the image's
   images.yaml `regression.max_perf_drop` (a fraction: 0.2 = 20 %); this one blocks the
   sign-off, the others inform (a failing check blocks on its own).
@@ -22,6 +25,7 @@ from pathlib import Path
 from ..errors import ImagecheckError, explain
 from ..rules import perf
 from ..rules.versions import components
+from . import content
 from .model import FAILING, SCHEMA, ImageReport, Regression, SignOff
 
 VERSION_KEYS = ("python", "torch", "torchvision", "torchaudio", "triton", "numpy", "cuda", "cudnn", "nccl")
@@ -115,4 +119,5 @@ def compare(old: ImageReport, new: ImageReport, max_perf_drop: float) -> list[Re
                                     threshold=max_perf_drop,
                                     summary=f"{key} {before:g} -> {after:g} {parsed.unit_label} "
                                             f"({worse:.0%} worse, images.yaml allows {max_perf_drop:.0%})"))
+    found += content.downgrades(new, {r.name for r in found if r.kind == "version"})
     return found

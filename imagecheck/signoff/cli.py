@@ -123,6 +123,7 @@ def run_merge(args: argparse.Namespace, argv: list[str]) -> int:
         "path": str(args.baseline), "generated": base.generated, "images": [i.ref for i in base.images]})
     signoff.generated = _iso(finished)
     try:
+        writer.copy_sboms(signoff, out, [Path(shard.where) for shard in shards])
         written = writer.write(signoff, out, junit=True)
     except OSError as error:
         raise InputError(explain(f"cannot write the sign-off into {out}", expected="a folder this user can write",

@@ -13,6 +13,9 @@ import html
 import json
 from typing import Any
 
+from ..rules.layers import largest_first
+from ..rules.package_diff import tally
+from ..rules.sizes import human, signed
 from . import matrix
 from .model import FAILING, SHOWN_AS_FAILED, SHOWN_AS_PASSED, SHOWN_AS_SKIPPED, SIGNED_OFF, CheckRecord, ImageReport, \
     Regression, Run, ShardInfo, SignOff
@@ -65,6 +68,7 @@ table.evidence pre { margin: 0; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 0 24px; }
 section.image { border-top: 2px solid var(--line); margin-top: 24px; }
 svg text { font: 12px system-ui, sans-serif; }
+tr.gpu-downgrade td { background: var(--bad-bg); color: var(--bad); font-weight: 600; }
 footer { color: var(--muted); padding: 16px 24px; border-top: 1px solid var(--line); }
 """
 
@@ -288,6 +292,7 @@ def _image(index: int, image: ImageReport, shards: list[ShardInfo] | None) -> st
                    f'</h3></summary><table class="checks"><colgroup><col style="width:34%"><col style="width:8%">'
                    '<col style="width:58%"></colgroup><thead><tr><th>check</th><th>seconds</th><th>evidence</th></tr></thead>'
                    f"<tbody>{rows}</tbody></table></details>")
+    out.append(_content(image))
     out.append('<div class="grid">' + _versions(image) + _metadata(image) + "</div>")
     if image.perf:
         host = any(f.shard for f in image.perf.values())
@@ -407,3 +412,82 @@ def _host(host: dict, run: Run) -> str:
             ("images.yaml", run.images_file)]
     body = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
     return f'<section id="host"><h2>Host and run</h2><table>{body}</table></section>'
+
+
+SHOWN_CHANGES = 60  # package changes shown before the rest are folded away
+
+
+def _content(image: ImageReport) -> str:
+    """What ships: the SBOM files (linked, with their sha256), the package counts, the
+    package diff against the baseline (the GPU stack first), the layers largest first with
+    their growth against the baseline's."""
+    content = image.content
+    if content is None:
+        return ""
+    out = ['<div class="content" data-section="content"><h3>What ships</h3>']
+    if content.sbom:
+        counts = content.package_counts
+        files = "".join(f'<li data-sbom="{e(f.format)}"><a href="{e(f.file)}"><code>{e(f.file)}</code></a> '
+                        f"({e(f.format)}, {human(f.bytes)}), sha256 <code>{e(f.sha256)}</code></li>"
+                        for f in content.sbom)
+        out.append(f"<p>SBOM made by {e(content.sbom_tool)}: {counts.get('deb', 0)} Debian and "
+                   f"{counts.get('python', 0)} Python packages.</p><ul>{files}</ul>")
+    if content.note:
+        out.append(f'<p class="muted">{e(content.note)}</p>')
+    out.append(_package_changes(image))
+    out.append(_layers(image))
+    return "".join(out) + "</div>"
+
+
+def _package_row(change) -> str:
+    flagged = change.change == "downgraded" and change.gpu_stack
+    what = change.change + (f" (GPU stack: {change.gpu_stack})" if change.gpu_stack else "")
+    return (f'<tr class="package-change{" gpu-downgrade" if flagged else ""}" data-change="{e(change.change)}" '
+            f'data-package="{e(change.name)}"><td>{"⚠ " if flagged else ""}{e(what)}</td><td><code>{e(change.name)}'
+            f"</code></td><td>{e(change.kind)}</td><td>{e(change.baseline or '–')}</td>"
+            f"<td>{e(change.current or '–')}</td><td>{e(change.license or '–')}</td></tr>")
+
+
+def _package_changes(image: ImageReport) -> str:
+    content = image.content
+    changes = content.package_changes
+    if changes is None:
+        if image.baseline_ref and content.packages is not None:
+            return ('<p class="muted">No package diff: the baseline report carries no package list (its run made '
+                    "no SBOM).</p>")
+        return ""
+    if not changes:
+        return f'<p class="ok-line">The same Debian and Python packages as <code>{e(image.baseline_ref)}</code>.</p>'
+    counted = ", ".join(f"{n} {change}" for change, n in tally(changes).items() if n)
+    head = ("<table class=\"packages\"><thead><tr><th>change</th><th>package</th><th>kind</th><th>baseline</th>"
+            "<th>now</th><th>license</th></tr></thead><tbody>")
+    shown = head + "".join(_package_row(c) for c in changes[:SHOWN_CHANGES]) + "</tbody></table>"
+    rest = changes[SHOWN_CHANGES:]
+    folded = (f"<details><summary>{len(rest)} more package changes</summary>{head}"
+              + "".join(_package_row(c) for c in rest) + "</tbody></table></details>") if rest else ""
+    return (f'<h4 id="package-diff-{e(image.ref)}">Package changes against <code>{e(image.baseline_ref)}</code> '
+            f'<span class="muted">({e(counted)}; the GPU stack first)</span></h4>{shown}{folded}')
+
+
+def _layers(image: ImageReport) -> str:
+    content = image.content
+    if not content.layers:
+        return ""
+    total = sum(layer.size_bytes for layer in content.layers)
+    growth = {g.index: g for g in content.layer_growth or [] if g.index is not None}
+    against = ""
+    if content.baseline_size_bytes is not None and image.image is not None and image.image.size_bytes is not None:
+        against = (f", {signed(image.image.size_bytes - content.baseline_size_bytes)} against the baseline's "
+                   f"{human(content.baseline_size_bytes)}")
+    rows = []
+    for layer in largest_first(content.layers):
+        grown = growth.get(layer.index)
+        change = "–" if grown is None else ("new" if grown.status == "new" else signed(grown.growth))
+        rows.append(f'<tr class="layer" data-layer="{layer.index + 1}"><td>{layer.index + 1}</td>'
+                    f"<td>{human(layer.size_bytes)}</td><td>{e(change)}</td><td><code>{e(layer.step)}</code></td></tr>")
+    rows += [f'<tr class="layer removed"><td>removed</td><td>–</td><td>{signed(g.growth)}</td>'
+             f"<td><code>{e(g.step)}</code></td></tr>" for g in content.layer_growth or [] if g.status == "removed"]
+    return (f'<h4>Layers <span class="muted">(largest first; {human(total)} in {len(content.layers)} layers'
+            f'{e(against)})</span></h4><table class="layers checks"><colgroup><col style="width:8%">'
+            '<col style="width:12%"><col style="width:12%"><col style="width:68%"></colgroup><thead><tr><th>layer</th>'
+            f"<th>size</th><th>growth</th><th>build step</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")

@@ -13,6 +13,9 @@ import re
 from typing import Any
 
 from . import matrix
+from ..rules.layers import largest_first
+from ..rules.package_diff import tally
+from ..rules.sizes import human, signed
 from .html import size_text
 from .model import FAILING, SHOWN_AS_FAILED, SHOWN_AS_PASSED, SHOWN_AS_SKIPPED, SIGNED_OFF, ImageReport, Run, \
     ShardInfo, SignOff
@@ -163,6 +166,7 @@ def _image(image: ImageReport, shards: list[ShardInfo] | None) -> list[str]:
                 "| check | seconds | evidence |", "|---|---|---|"]
         out += [f"| `{c.check}` | {c.duration_s} | {_cell(c.evidence)} |" for c in passed]
         out += ["", "</details>", ""]
+    out += _content(image)
     versions = image.versions or {}
     promised = image.promised or {}
     if versions or promised:
@@ -203,3 +207,65 @@ def _host(host: dict, run: Run) -> list[str]:
             f"| Docker | {_cell(docker.get('version') or docker.get('error'))} |",
             f"| mode | {run.mode} |", f"| workers | {run.workers or 'none (one process)'} |",
             f"| duration | {run.duration_s} s |", f"| command | `{run.program} {' '.join(run.args)}` |", ""]
+
+
+def _content(image: ImageReport) -> list[str]:
+    """What ships: the SBOM files (linked, with their sha256), the package counts, the
+    package diff against the baseline (the GPU stack first), the layers largest first with
+    their growth against the baseline's."""
+    content = image.content
+    if content is None:
+        return []
+    out = ["### What ships", ""]
+    if content.sbom:
+        files = ", ".join(f"[`{f.file}`]({f.file}) ({f.format}, sha256 `{f.sha256}`)" for f in content.sbom)
+        counts = content.package_counts
+        out += [f"SBOM ({_text(content.sbom_tool)}): {files}. "
+                f"{counts.get('deb', 0)} Debian and {counts.get('python', 0)} Python packages.", ""]
+    if content.note:
+        out += [f"Note: {_text(content.note)}", ""]
+    out += _package_changes(image)
+    out += _layers(image)
+    return out
+
+
+def _package_changes(image: ImageReport) -> list[str]:
+    content = image.content
+    if content.package_changes is None:
+        if image.baseline_ref and content.packages is not None:
+            return ["No package diff: the baseline report carries no package list (its run made no SBOM).", ""]
+        return []
+    changes = content.package_changes
+    if not changes:
+        return [f"**Packages:** the same Debian and Python packages as `{image.baseline_ref}`.", ""]
+    counted = ", ".join(f"{n} {change}" for change, n in tally(changes).items() if n)
+    out = [f"**Package changes against `{image.baseline_ref}`** ({counted}; the GPU stack first):", "",
+           "| change | package | kind | baseline | now | license |", "|---|---|---|---|---|---|"]
+    for change in changes:
+        what = change.change + (f" (GPU stack: {change.gpu_stack})" if change.gpu_stack else "")
+        what = f"**⚠ {what}**" if change.change == "downgraded" and change.gpu_stack else what
+        versions = [_code(v) if v else "–" for v in (change.baseline, change.current)]
+        out.append(f"| {what} | {_code(change.name)} | {change.kind} | {versions[0]} | {versions[1]} | "
+                   f"{_cell(change.license)} |")
+    return out + [""]
+
+
+def _layers(image: ImageReport) -> list[str]:
+    content = image.content
+    if not content.layers:
+        return []
+    total = sum(layer.size_bytes for layer in content.layers)
+    growth = {g.index: g for g in content.layer_growth or [] if g.index is not None}
+    against = ""
+    if content.baseline_size_bytes is not None and image.image is not None and image.image.size_bytes is not None:
+        against = (f", {signed(image.image.size_bytes - content.baseline_size_bytes)} against the baseline's "
+                   f"{human(content.baseline_size_bytes)}")
+    out = [f"**Layers** (largest first; {human(total)} in {len(content.layers)} layers{against}):", "",
+           "| layer | size | growth | build step |", "|---|---|---|---|"]
+    for layer in largest_first(content.layers):
+        grown = growth.get(layer.index)
+        change = "–" if grown is None else ("new" if grown.status == "new" else signed(grown.growth))
+        out.append(f"| {layer.index + 1} | {human(layer.size_bytes)} | {change} | {_code(layer.step)} |")
+    for gone in [g for g in content.layer_growth or [] if g.status == "removed"]:
+        out.append(f"| removed | – | {signed(gone.growth)} | {_code(gone.step)} |")
+    return out + [""]

@@ -8,7 +8,10 @@ The rules, per check of an image:
 - else no shard could run it: COULD NOT RUN, with what each shard lacked (its requirement
   as data); a release merge (--release) blocks on it, a development merge notes it.
 Then each image is judged as a run's image is (verdict.judge), also against a baseline.
-Performance figures keep the shard and host they were measured on.
+Performance figures keep the shard and host they were measured on. What the image ships
+(its SBOM's packages, its layers) comes from a shard that recorded it (the same image ID
+on every shard: one SBOM serves them all); the package diff and the layers' growth are
+made again against the merge's baseline.
 
 Shards are refused (MergeRefused) unless they judged the same thing: the same images, by
 image ID and repository digest, against the same promises in images.yaml, with the same
@@ -23,8 +26,8 @@ from typing import Iterable
 from ..errors import ImagecheckError, explain
 from ..pytest_plugin.outcomes import COULD_NOT_RUN, FAILED, NOT_APPLICABLE_STATUS, PASSED
 from . import assemble, verdict
-from .model import LISTING_ORDER, BaselineInfo, CheckRecord, CollectionError, ImageReport, PerfFigure, Run, \
-    ShardInfo, ShardResult, SignOff
+from .model import LISTING_ORDER, BaselineInfo, CheckRecord, CollectionError, ImageReport, PerfFigure, \
+    ReleaseContent, Run, ShardInfo, ShardResult, SignOff
 from .requirement import describe
 
 RELEASE_OPTION = "--release"
@@ -182,6 +185,18 @@ def _inside(images: list[ImageReport]) -> dict | None:
     return next((inside for inside in seen if inside.get("cuda_available")), seen[0] if seen else None)
 
 
+def _content(images: list[ImageReport]) -> ReleaseContent | None:
+    """What the image ships, from the first shard with a package list (else with layers),
+    its comparison with a baseline left to the merge's own."""
+    found = [image.content for image in images if image.content is not None]
+    chosen = next((c for c in found if c.packages is not None), found[0] if found else None)
+    if chosen is None:
+        return None
+    layers = chosen.layers or next((c.layers for c in found if c.layers), None)
+    return dataclasses.replace(chosen, layers=layers, package_changes=None, layer_growth=None,
+                               baseline_size_bytes=None)
+
+
 def merge_image(ref: str, images: list[tuple[ShardInfo, ImageReport]]) -> ImageReport:
     """An image's report from its shards, before its verdict."""
     reports = [image for _, image in images]
@@ -192,7 +207,7 @@ def merge_image(ref: str, images: list[tuple[ShardInfo, ImageReport]]) -> ImageR
         session=None, error=next((i.error for i in reports if i.error), None),
         facts_error=next((i.facts_error for i in reports if i.facts_error), None),
         checks=merge_checks((info, image.checks) for info, image in images), perf=merge_perf(images),
-        baseline_ref=None, regressions=[], verdict="", reasons=[], notes=[], skips=[])
+        baseline_ref=None, regressions=[], verdict="", reasons=[], notes=[], skips=[], content=_content(reports))
 
 
 def merge(shards: list[Shard], *, release: bool, baseline: SignOff | None = None,

@@ -24,7 +24,7 @@ import pytest
 from .. import __version__
 from ..errors import ImagecheckError
 from ..image import description as imageinfo
-from . import assemble, records, verdict
+from . import assemble, content, records, verdict
 from . import baseline as baseline_module
 from . import feed as report_feed
 from . import junit as report_junit
@@ -173,6 +173,7 @@ class SignoffReport:
             spec, listed = catalog.spec_for(ref)
             image, notes = assemble.image_report(ref, spec, listed, self.described.get(ref),
                                                  [c for c in checks if c.image == ref])
+            image = content.attach(image, self.outdir)  # the SBOM's packages, read back from this folder
             images.append(assemble.judge_with_baseline(image, baseline=self.baseline, mode=self.mode(),
                                                        incomplete=incomplete, notes=notes))
         finished = time.time()

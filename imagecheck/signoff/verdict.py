@@ -21,7 +21,9 @@ What blocks:
 - a performance figure that dropped against the baseline by more than
   images.yaml `regression.max_perf_drop`.
 Advisory failures are listed as notes, and skips that do not block under their own key
-(skips); neither blocks.
+(skips); neither blocks. A package of the GPU stack downgraded against the baseline
+(content.py) informs, as a version change does, but leads the notes: promise the version
+in images.yaml to make it block.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from collections import OrderedDict
 from typing import Iterable
 
 from ..pytest_plugin.outcomes import COULD_NOT_RUN, NOT_APPLICABLE_STATUS
+from .content import GPU_STACK_DOWNGRADE
 from .model import BLOCKED, FAILING, SIGNED_OFF, CheckRecord, ImageReport, Regression
 
 __all__ = ["BLOCKED", "SIGNED_OFF", "DEVELOPMENT", "RELEASE", "SHARD", "judge", "first_line"]
@@ -124,5 +127,8 @@ def judge(image: ImageReport, *, mode: str = DEVELOPMENT, release_option: str = 
         found.append("images.yaml lists as advisory checks that did not run: " + ", ".join(unknown))
     required = {c.check for c in mandatory}
     regressions = [dataclasses.replace(r, effect=_effect(r, required)) for r in image.regressions]
+    found = [f"GPU stack downgraded against the baseline: {r.summary}; it informs (a version change does): "
+             "promise the version in images.yaml to make it block"
+             for r in image.regressions if (r.change or "").startswith(GPU_STACK_DOWNGRADE)] + found
     return dataclasses.replace(image, verdict=BLOCKED if reasons else SIGNED_OFF, reasons=reasons,
                                notes=found + list(notes), skips=skips, regressions=regressions)

@@ -1,9 +1,13 @@
 """Writes a sign-off into a folder: report.html, report.md, report.json, and for a shard or
-a merge junit.xml; each file replaced atomically (a reader never sees half a file)."""
+a merge junit.xml; each file replaced atomically (a reader never sees half a file). A
+merge also brings the SBOM files its reports link from the shards' folders
+(copy_sboms)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 from . import html as report_html
@@ -35,3 +39,27 @@ def write(signoff: SignOff, folder: Path, *, junit: bool = False) -> list[Path]:
         os.replace(tmp, path)
         written.append(path)
     return written
+
+
+def copy_sboms(signoff: SignOff, folder: Path, sources: list[Path]) -> None:
+    """Copy each SBOM the sign-off links into folder, from the first source folder that
+    holds it with the recorded sha256; an image whose SBOM is nowhere says so in its note."""
+    for image in signoff.images:
+        content = image.content
+        for sbom in content.sbom if content is not None else []:
+            origin = next((source / sbom.file for source in sources if _holds(source / sbom.file, sbom.sha256)), None)
+            if origin is None:
+                content.note = (content.note + "; " if content.note else "") + \
+                    f"{sbom.file} was not found with its recorded sha256 in the folders merged"
+                continue
+            target = folder / sbom.file
+            if origin.resolve() != target.resolve():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(origin, target)
+
+
+def _holds(path: Path, sha256: str) -> bool:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    except OSError:
+        return False
