@@ -82,10 +82,7 @@ IPC_MODE = Pattern(r"none|private|shareable|host|container:\S+",
                    "an IPC mode docker knows: none, private, shareable, host or container:NAME")
 COMPUTE_CAPABILITY = Pattern(r"[0-9]+\.[0-9]+", "a compute capability MAJOR.MINOR (8.0, 9.0)")
 SECONDS = {"bounds": POSITIVE, "unit": "seconds"}
-# the same sizes, 0 included (a budget that allows nothing)
-SIZE_OR_ZERO = Pattern(r"0|(?=[0-9.]*[1-9])[0-9]+(?:\.[0-9]+)?(?:[bB]|[kKmMgG][bB]?)?",
-                       "0 or a docker size: a number with an optional unit b, k, m or g (16m, 1g)")
-GROWTH = Bounds(0, 10)  # 10: ten times the baseline's size more (a guard against a percentage written as 10)
+GROWTH = Bounds(0, 10)  # a share of the baseline's size; 10 guards against a percentage written as 10
 
 
 @dataclass(frozen=True)
@@ -233,18 +230,19 @@ class RegressionSpec:
 
 @dataclass(frozen=True)
 class SizeSpec:
-    """What the image may weigh (sizes as docker writes them: 512m, 7g; binary units), how
-    much it may grow against the baseline report, and the bytes it may carry for nothing."""
+    """What the image may weigh, in the units `docker images` lists (GB = 10^9 bytes), how
+    much more than the baseline report's image it may weigh, and the bytes it may carry for
+    nothing (wasted-space checks)."""
 
     # the most the image may weigh; null: no budget (only the growth is judged)
-    max: str | None = field(default=None, metadata={"pattern": DOCKER_SIZE})
+    max_gb: float | None = field(default=None, metadata={"bounds": POSITIVE, "unit": "GB"})
     # a share of the baseline image's size (0.1 allows 10 % more); judged with --baseline
     max_growth: float = field(default=0.1, metadata={"bounds": GROWTH,
                                                      "hint": "a share of the baseline: 0.1 allows 10 % more"})
     # files written in one layer and overwritten, re-permissioned or deleted in a later one
-    max_waste: str = field(default="16m", metadata={"pattern": SIZE_OR_ZERO})
+    max_waste_mb: float = field(default=16.0, metadata={"bounds": NOT_NEGATIVE, "unit": "MB"})
     # package managers' caches left in the image (pip, apt, conda)
-    max_cache: str = field(default="1m", metadata={"pattern": SIZE_OR_ZERO})
+    max_cache_mb: float = field(default=1.0, metadata={"bounds": NOT_NEGATIVE, "unit": "MB"})
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def test_a_recursive_chmod_or_chown_makes_the_lower_copies_dead():
         waste.REPERMISSIONED, 1, 0, 1200, 2)
     assert finding.biggest == (("opt/venv/torch/lib.so", 900), ("opt/venv/numpy.so", 300))
     assert finding.under == "opt/venv"
-    assert finding.describe() == ("layer 2 (`RUN chmod -R a+rX /opt/venv`) re-permissioned 1.2 KiB in 2 file(s) that "
+    assert finding.describe() == ("layer 2 (`RUN chmod -R a+rX /opt/venv`) re-permissioned 1.2 kB in 2 file(s) that "
                                   "layer 1 (`RUN pip install torch`) wrote, under /opt/venv: torch/lib.so (900 B), "
                                   "numpy.so (300 B)")
 
@@ -104,18 +104,18 @@ def test_caches_are_counted_where_the_final_filesystem_still_holds_them():
                                                                      (waste.APT_ARCHIVES, 1, 2000)]
     assert [(f.reason, f.bytes) for f in found.dead] == [(waste.DELETED, 700)]  # removed later: dead, not a cache
     assert found.caches[0].describe().startswith("layer 2 (`RUN apt-get update && apt-get install -y gcc`) left "
-                                                 "3.9 KiB of apt lists in 1 file(s)")
+                                                 "4.0 kB of apt lists in 1 file(s)")
 
 
 def test_the_message_says_expected_observed_where_and_the_fix():
     chmod = layer(1, "RUN chmod -R a+rX /opt/venv", {"opt/venv/torch/lib.so": ("f", 900, 0o644, 0, 0, 100)})
     delete = layer(2, "RUN rm /etc/passwd", {}, whiteouts=["etc/passwd"])
     dead = waste.scan([BASE, chmod, delete]).dead
-    assert waste.problem("img:1", dead, 950, "950b", "max_waste", "dead bytes") is None  # within the budget
-    message = waste.problem("img:1", dead, 100, "100b", "max_waste", "dead bytes")
+    assert waste.problem("img:1", dead, 0.00095, "max_waste_mb", "dead bytes") is None  # within the budget
+    message = waste.problem("img:1", dead, 0.0001, "max_waste_mb", "dead bytes")
     lines = message.splitlines()
     assert lines[0] == "img:1 carries 950 B of dead bytes, more than images.yaml allows"
-    assert lines[1] == "  expected: at most 100 B (images.yaml size.max_waste: 100b)"
+    assert lines[1] == "  expected: at most 100 B (images.yaml size.max_waste_mb: 0.0001)"
     assert lines[2] == "  observed: 950 B in 2 file(s):"
     assert lines[3].startswith("    - layer 2 (`RUN chmod -R a+rX /opt/venv`) re-permissioned 900 B")
     assert lines[4].startswith("    - layer 3 (`RUN rm /etc/passwd`) deleted 50 B in 1 file(s) that layer 1")

@@ -1,4 +1,4 @@
-"""The image weighs no more than its size budget (images.yaml `size.max`) and grew no more
+"""The image weighs no more than its size budget (images.yaml `size.max_gb`) and grew no more
 than allowed against the baseline image (`size.max_growth`, with --baseline). Its layers,
 with the build step that made each, are evidence for the report's Layers section."""
 import pytest
@@ -30,10 +30,10 @@ def test_image_size_is_within_budget(image, evidence, baseline_image):
     evidence(LAYERS_EVIDENCE, [layer.to_json() for layer in layers])
     budget = image.spec.size
     baseline_size = baseline_image.image.size_bytes if baseline_image and baseline_image.image else None
-    if budget.max is None and baseline_size is None:
-        not_applicable("images.yaml sets no size.max for this image and no --baseline report "
+    if budget.max_gb is None and baseline_size is None:
+        not_applicable("images.yaml sets no size.max_gb for this image and no --baseline report "
                        "holds an image to compare its size with")
-    problems = [size_budget.over_budget(image.ref, size, budget.max, layers)]
+    problems = [size_budget.over_budget(image.ref, size, budget.max_gb, layers)]
     if baseline_size is not None:
         evidence("size.baseline_bytes", baseline_size)
         evidence("size.growth", round(size / baseline_size - 1, 4) if baseline_size else None)

@@ -4,10 +4,10 @@ re-permissioned or deleted in a later one, no package manager's cache left behin
 Both checks read the layers' file lists once per image (image/layer_files.py: the
 engine's layer folders in a container when its storage driver keeps them, else the
 `docker save` stream by its tar headers) and judge them with rules/waste.py against
-images.yaml's `size.max_waste` and `size.max_cache`."""
+images.yaml's `size.max_waste_mb` and `size.max_cache_mb`."""
 from imagecheck.check import fail
 from imagecheck.image import layer_files
-from imagecheck.rules import sizes, waste
+from imagecheck.rules import waste
 
 
 def _scanned(image, evidence, progress):
@@ -23,10 +23,9 @@ def _scanned(image, evidence, progress):
 def test_no_layer_carries_dead_bytes(image, evidence, progress):
     """Files written in one layer and overwritten, re-permissioned or deleted in a later one."""
     found = _scanned(image, evidence, progress)
-    budget = image.spec.size.max_waste
     evidence("waste.dead_bytes", waste.total(found.dead))
     evidence("waste.dead", [finding.to_json() for finding in found.dead[:10]])
-    message = waste.problem(image.ref, found.dead, sizes.parse(budget), budget, "max_waste",
+    message = waste.problem(image.ref, found.dead, image.spec.size.max_waste_mb, "max_waste_mb",
                             "bytes that later layers made dead (re-permissioned, overwritten or deleted)")
     if message:
         fail(message)
@@ -35,10 +34,9 @@ def test_no_layer_carries_dead_bytes(image, evidence, progress):
 def test_no_package_cache_is_left_behind(image, evidence, progress):
     """pip's cache, apt's lists and archives, conda's package folder."""
     found = _scanned(image, evidence, progress)
-    budget = image.spec.size.max_cache
     evidence("waste.cache_bytes", waste.total(found.caches))
     evidence("waste.caches", [finding.to_json() for finding in found.caches[:10]])
-    message = waste.problem(image.ref, found.caches, sizes.parse(budget), budget, "max_cache",
+    message = waste.problem(image.ref, found.caches, image.spec.size.max_cache_mb, "max_cache_mb",
                             "package managers' caches")
     if message:
         fail(message)

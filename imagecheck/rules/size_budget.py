@@ -1,10 +1,10 @@
-"""An image's size judged against images.yaml's `size`: the most it may weigh (`max`), and
+"""An image's size judged against images.yaml's `size`: the most it may weigh (`max_gb`), and
 how much more than the baseline image it may weigh (`max_growth`, a share). Each problem
 names the layers that weigh (or grew) the most, with the build step that made them."""
 from __future__ import annotations
 
 from .layers import Layer, growth, largest_first
-from .sizes import human, parse, share, signed
+from .sizes import GB, human, number, share, signed
 
 SHOWN = 4  # layers named in a message
 
@@ -20,20 +20,20 @@ def _short(step: str, limit: int = 80) -> str:
     return step if len(step) <= limit else step[: limit - 1] + "…"
 
 
-def over_budget(ref: str, size: int, limit_text: str | None, layers: list[Layer]) -> str | None:
-    """The message when the image weighs more than size.max (None: within it, or no budget)."""
-    if limit_text is None:
+def over_budget(ref: str, size: int, max_gb: float | None, layers: list[Layer]) -> str | None:
+    """The message when the image weighs more than size.max_gb (None: within it, or no budget)."""
+    if max_gb is None:
         return None
-    limit = parse(limit_text)
+    limit = max_gb * GB
     if size <= limit:
         return None
     return (f"{ref} weighs {human(size)}, {human(size - limit)} more than its budget\n"
-            f"  expected: at most {human(limit)} (images.yaml size.max: {limit_text})\n"
-            f"  observed: {human(size)} ({size / 1e9:.2f} GB as `docker images` lists it); the largest layers: "
+            f"  expected: at most {human(limit)} (images.yaml size.max_gb: {number(max_gb)})\n"
+            f"  observed: {human(size)} ({size} bytes, as `docker images` counts them); the largest layers: "
             f"{_heaviest(layers)}\n"
             f"  where: the image {ref} on the engine\n"
             "  hint: see the wasted-space checks (bytes that later layers hide, caches left behind), move build "
-            "tools into a builder stage, or raise size.max if the image must weigh this much")
+            "tools into a builder stage, or raise size.max_gb if the image must weigh this much")
 
 
 def over_growth(ref: str, size: int, layers: list[Layer], baseline_ref: str, baseline_size: int,

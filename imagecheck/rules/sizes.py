@@ -1,40 +1,33 @@
-"""Sizes as images.yaml writes them (docker's: 512m, 7g, binary units) and as messages
-show them (5.92 GiB)."""
+"""Sizes as messages and reports show them: in the units `docker images` lists and
+images.yaml's `size` budgets are written in (decimal: 1 GB = 10^9 bytes)."""
 from __future__ import annotations
 
-import re
-
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([bkmg]?)b?", re.IGNORECASE)
-
-
-def parse(text: str) -> int:
-    """Bytes of a docker size ('7g' -> 7516192768, '512mb', '0'); ValueError for other text
-    (images.yaml's loader refuses it before any check)."""
-    match = _SIZE.fullmatch(str(text).strip())
-    if match is None:
-        raise ValueError(f"not a docker size: {text!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+GB, MB, KB = 10 ** 9, 10 ** 6, 10 ** 3
 
 
 def human(size: int | float | None) -> str:
-    """Bytes in binary units, as the budgets are written: '5.92 GiB', '312.4 MiB', '205 B'."""
+    """'6.35 GB', '312.4 MB', '9.1 kB', '205 B' ('–' when unknown)."""
     if size is None:
         return "–"
     value = float(size)
     sign = "-" if value < 0 else ""
     value = abs(value)
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    for unit, scale, digits in (("GB", GB, 2), ("MB", MB, 1), ("kB", KB, 1)):
         if value >= scale:
-            return f"{sign}{value / scale:.2f} {unit}" if unit == "GiB" else f"{sign}{value / scale:.1f} {unit}"
+            return f"{sign}{value / scale:.{digits}f} {unit}"
     return f"{sign}{int(value)} B"
 
 
 def signed(size: int | float) -> str:
-    """A growth: '+1.20 GiB', '-4.0 KiB', '0 B'."""
+    """A growth: '+1.20 GB', '-4.1 kB', '0 B'."""
     return ("+" if size > 0 else "") + human(size)
 
 
 def share(part: float, whole: float) -> str:
     """'12.3 %' of whole (whole 0: '–')."""
     return f"{100.0 * part / whole:.1f} %" if whole else "–"
+
+
+def number(value: float) -> str:
+    """A budget as images.yaml writes it: 16.0 -> '16', 6.5 -> '6.5'."""
+    return f"{value:g}"

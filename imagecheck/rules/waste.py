@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .sizes import human
+from .sizes import MB, human, number
 
 FILE, FOLDER, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 REPERMISSIONED, OVERWRITTEN, DELETED = "re-permissioned", "overwritten", "deleted"
@@ -249,11 +249,12 @@ def total(findings: Iterable[Finding]) -> int:
     return sum(f.bytes for f in findings)
 
 
-def problem(ref: str, findings: list[Finding], limit: int, limit_text: str, key: str, what: str) -> str | None:
-    """The message when the findings weigh more than the limit (None when they do not):
-    expected, observed (one line per finding, biggest first), where, and the fix of each
-    kind found."""
+def problem(ref: str, findings: list[Finding], limit_mb: float, key: str, what: str) -> str | None:
+    """The message when the findings weigh more than images.yaml's limit (size.KEY, in MB;
+    None when they do not): expected, observed (one line per finding, biggest first),
+    where, and the fix of each kind found."""
     weight = total(findings)
+    limit = limit_mb * MB
     if weight <= limit:
         return None
     lines = [f"    - {finding.describe()}" for finding in findings[:8]]
@@ -262,7 +263,7 @@ def problem(ref: str, findings: list[Finding], limit: int, limit_text: str, key:
     hints = list(dict.fromkeys(finding.hint for finding in findings))
     worst = findings[0]
     return (f"{ref} carries {human(weight)} of {what}, more than images.yaml allows\n"
-            f"  expected: at most {human(limit)} (images.yaml size.{key}: {limit_text})\n"
+            f"  expected: at most {human(limit)} (images.yaml size.{key}: {number(limit_mb)})\n"
             f"  observed: {human(weight)} in {sum(f.files for f in findings)} file(s):\n" + "\n".join(lines) + "\n"
             f"  where: layer {worst.layer + 1} (`{_short(worst.step, 160)}`)"
             + (f" and {len(findings) - 1} more finding(s) above\n" if len(findings) > 1 else "\n")
