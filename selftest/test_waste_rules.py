@@ -120,7 +120,11 @@ def test_the_message_says_expected_observed_where_and_the_fix():
     assert lines[3].startswith("    - layer 2 (`RUN chmod -R a+rX /opt/venv`) re-permissioned 900 B")
     assert lines[4].startswith("    - layer 3 (`RUN rm /etc/passwd`) deleted 50 B in 1 file(s) that layer 1")
     assert lines[5] == "  where: layer 2 (`RUN chmod -R a+rX /opt/venv`) and 1 more finding(s) above"
-    assert lines[6] == "  hint: " + waste.HINTS[waste.REPERMISSIONED] + "; " + waste.HINTS[waste.DELETED]
+    assert lines[6] == "  hint: " + waste.HINTS[waste.REPERMISSIONED]  # 50 B of 950: not worth a fix of its own
+    torch_gone = layer(3, "RUN rm -r /opt/venv/torch", {}, whiteouts=["opt/venv/torch"])
+    both = waste.scan([BASE, chmod, torch_gone]).dead  # 900 B re-permissioned, then the copy deleted: 910 B
+    hint = waste.problem("img:1", both, 0.0001, "max_waste_mb", "dead bytes").splitlines()[-1]
+    assert hint == "  hint: " + waste.HINTS[waste.REPERMISSIONED] + "; " + waste.HINTS[waste.DELETED]
 
 
 # ---- the two readers of a layer ---------------------------------------------------------------

@@ -260,7 +260,7 @@ def problem(ref: str, findings: list[Finding], limit_mb: float, key: str, what: 
     lines = [f"    - {finding.describe()}" for finding in findings[:8]]
     if len(findings) > 8:
         lines.append(f"    - and {len(findings) - 8} more ({human(total(findings[8:]))})")
-    hints = list(dict.fromkeys(finding.hint for finding in findings))
+    hints = list(dict.fromkeys(f.hint for f in findings if f is findings[0] or f.bytes * 10 >= weight))  # what matters
     worst = findings[0]
     return (f"{ref} carries {human(weight)} of {what}, more than images.yaml allows\n"
             f"  expected: at most {human(limit)} (images.yaml size.{key}: {number(limit_mb)})\n"
