@@ -24,7 +24,7 @@ from .model import FAILING, SHOWN_AS_FAILED, SHOWN_AS_PASSED, SHOWN_AS_SKIPPED, 
 # Characters Markdown reads as markup anywhere outside code (emphasis, code, links, tables,
 # strike-through; HTML's < > & become entities first), and at the start of a line.
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
-_LINE_START = re.compile(r"^(\s*)([#>+-]|\d+[.)])")
+_LINE_START = re.compile(r"^(\s*)(\d+[.)](?=\s|$)|[-+#](?=\s|$)|>)")
 
 
 def _text(value: Any) -> str:
@@ -32,7 +32,14 @@ def _text(value: Any) -> str:
     message) as Markdown shows it, on one line: never markup, never a table break."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     text = _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
-    return _LINE_START.sub(r"\1\\\2", " ".join(text.split("\n")))
+    return _LINE_START.sub(_escape_line_start, " ".join(text.split("\n")))
+
+
+def _escape_line_start(match: re.Match) -> str:
+    """A list, heading or quote marker at the start (`- `, `# `, `1. `, `>`) escaped, so the
+    text stays text; '2.11.0' is no marker and stays as it is."""
+    spaces, mark = match.groups()
+    return f"{spaces}{mark[:-1]}\\{mark[-1]}"
 
 
 def _cell(value: Any) -> str:
