@@ -128,8 +128,9 @@ def command(folder: Path, workers: int, baseline: Path | None, pytest_args: list
 
 
 def reuse_refused(pytest_args: list[str]) -> str | None:
-    """Why this run may not reuse earlier results (a release run), else None."""
-    if RELEASE_OPTION in pytest_args:
+    """Why this run may not reuse earlier results (a release run, also through
+    PYTEST_ADDOPTS), else None."""
+    if RELEASE_OPTION in pytest_args or RELEASE_OPTION in os.environ.get("PYTEST_ADDOPTS", "").split():
         return f"a release run ({RELEASE_OPTION}) validates every image"
     return None
 

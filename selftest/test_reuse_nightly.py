@@ -118,6 +118,12 @@ def test_a_release_run_never_reuses(tmp_path, monkeypatch, capsys, own_reference
             assert f"{ref}: results reused from run {earlier.name}" in out
 
 
+def test_a_release_option_in_pytest_addopts_also_turns_reuse_off(monkeypatch):
+    assert nightly_module.reuse_refused(["-k", "cuda"]) is None
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-ra --require-gpu")
+    assert "release run" in nightly_module.reuse_refused(["-k", "cuda"])
+
+
 def test_the_fingerprint_names_what_changed():
     mine = {"image_id": "a", "suite": "s", "promises": "p", "host": "h", "arguments": "x"}
     assert reuse.differences(mine, dict(mine)) == []
