@@ -19,6 +19,7 @@ from imagecheck.rules.package_diff import Package, PackageChange
 from imagecheck.rules.package_versions import compare
 from imagecheck.signoff import baseline, content, verdict
 from imagecheck.signoff import html as report_html
+from imagecheck.signoff import junit as report_junit
 from imagecheck.signoff import markdown as report_md
 from imagecheck.signoff.model import BaselineInfo, CheckRecord, ImageInfo, ImageReport, ReleaseContent, SbomFile, \
     SignOff
@@ -323,3 +324,11 @@ def test_package_change_and_content_survive_json():
     assert PackageChange.from_json(change.to_json()) == change
     assert ReleaseContent.from_json(None) is None
     assert ReleaseContent.from_json({}).packages is None
+
+
+def test_junit_names_the_sbom_its_digest_and_each_package_change(tmp_path):
+    properties = dict(report_junit.suite_properties(signed_off_pair(tmp_path)))
+    assert properties["imagecheck.img:2.sbom.cyclonedx"] == "sbom/new.cdx.json"
+    assert len(properties["imagecheck.img:2.sbom.cyclonedx.sha256"]) == 64
+    assert properties["imagecheck.img:2.package_change.nvidia_nvtx_cu12"] == \
+        "nvidia_nvtx_cu12 12.4.127 -> 12.1.105 (python, downgraded)"

@@ -41,6 +41,11 @@ def suite_properties(signoff: SignOff) -> list[tuple[str, str]]:
         props += [(f"{prefix}.digest", digest) for digest in (image.image.repo_digests if image.image else [])]
         props += [(f"{prefix}.{name}", str(value)) for name, value in (image.versions or {}).items()
                   if value is not None]
+        content = image.content
+        for sbom in content.sbom if content is not None else []:
+            props += [(f"{prefix}.sbom.{sbom.format}", sbom.file), (f"{prefix}.sbom.{sbom.format}.sha256", sbom.sha256)]
+        props += [(f"{prefix}.package_change.{c.name}", c.summary())
+                  for c in ((content.package_changes or []) if content is not None else [])]
         for check in image.checks:
             props.append((f"{prefix}.status.{check.check}", check.status))
             if check.requirement is not None:
