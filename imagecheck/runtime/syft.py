@@ -23,7 +23,9 @@ FORMATS = {"cyclonedx": "cyclonedx-json", "spdx": "spdx-json"}
 
 
 class SyftUnavailable(ImagecheckError):
-    """No syft binary could be found or run."""
+    """No syft binary could be found or run (this host lacks it: the check could not run here)."""
+
+    requirement = {"kind": "sbom_tool", "wanted": "syft"}
 
 
 class SyftFailed(ImagecheckError):
