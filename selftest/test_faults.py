@@ -51,6 +51,16 @@ def running_container(client, image: str, role: str = "probe", pid: str | None =
     pytest.fail(f"no running {role} container of {image} within {timeout} s")
 
 
+def wait_for_a_probe(container, name: str = "facts") -> None:
+    """Wait until the probe runs in the container (the fault then comes mid-run)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if container.exec_run(["pgrep", "-f", f"probes/{name}.py"], user="0").exit_code == 0:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the {name} probe never ran in the shared container")
+
+
 def sweep() -> str:
     """The next run's sweep, as `make clean` runs it."""
     return subprocess.run([sys.executable, "-m", "imagecheck.runtime.lifecycle"], capture_output=True, text=True,
@@ -74,6 +84,7 @@ def test_the_shared_container_killed_from_outside(alias, docker_client, tmp_path
     run = start_inner(tmp_path, "--image", alias, "--image", REFERENCE, tests=CHECKS)
     try:
         container = running_container(docker_client, alias)
+        wait_for_a_probe(container)
         container.kill()
         result = run.wait(900)
     finally:

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..rules.layers import EVIDENCE as LAYERS_EVIDENCE
 from ..rules.layers import Layer, growth
 from ..rules.package_diff import DOWNGRADED, SBOM_EVIDENCE, Package, diff, from_cyclonedx
+from ..rules.sizes import human, signed
 from .model import ImageReport, Regression, ReleaseContent, SbomFile
 
 GPU_STACK_DOWNGRADE = "downgrade, GPU stack"
@@ -94,3 +95,16 @@ def downgrades(image: ImageReport, already: set[str]) -> list[Regression]:
                                 change=what, summary=f"{change.kind} package {change.name} {change.baseline} -> "
                                                      f"{change.current} ({what})"))
     return found
+
+
+def layers_overview(image: ImageReport) -> tuple[int, dict, str]:
+    """What the pages say above the layer table: the layers' total bytes, each layer's growth
+    against the baseline by index, and ', +X against the baseline's Y' (or '')."""
+    content = image.content
+    total = sum(layer.size_bytes for layer in content.layers)
+    grown = {g.index: g for g in content.layer_growth or [] if g.index is not None}
+    against = ""
+    if content.baseline_size_bytes is not None and image.image is not None and image.image.size_bytes is not None:
+        against = (f", {signed(image.image.size_bytes - content.baseline_size_bytes)} against the baseline's "
+                   f"{human(content.baseline_size_bytes)}")
+    return total, grown, against

@@ -17,6 +17,7 @@ from ..rules.layers import largest_first
 from ..rules.package_diff import tally
 from ..rules.sizes import human, signed
 from . import matrix
+from .content import layers_overview
 from .model import FAILING, SHOWN_AS_FAILED, SHOWN_AS_PASSED, SHOWN_AS_SKIPPED, SIGNED_OFF, CheckRecord, ImageReport, \
     Regression, Run, ShardInfo, SignOff
 
@@ -473,12 +474,7 @@ def _layers(image: ImageReport) -> str:
     content = image.content
     if not content.layers:
         return ""
-    total = sum(layer.size_bytes for layer in content.layers)
-    growth = {g.index: g for g in content.layer_growth or [] if g.index is not None}
-    against = ""
-    if content.baseline_size_bytes is not None and image.image is not None and image.image.size_bytes is not None:
-        against = (f", {signed(image.image.size_bytes - content.baseline_size_bytes)} against the baseline's "
-                   f"{human(content.baseline_size_bytes)}")
+    total, growth, against = layers_overview(image)
     rows = []
     for layer in largest_first(content.layers):
         grown = growth.get(layer.index)

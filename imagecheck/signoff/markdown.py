@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from . import matrix
+from .content import layers_overview
 from ..rules.layers import largest_first
 from ..rules.package_diff import tally
 from ..rules.sizes import human, signed
@@ -261,12 +262,7 @@ def _layers(image: ImageReport) -> list[str]:
     content = image.content
     if not content.layers:
         return []
-    total = sum(layer.size_bytes for layer in content.layers)
-    growth = {g.index: g for g in content.layer_growth or [] if g.index is not None}
-    against = ""
-    if content.baseline_size_bytes is not None and image.image is not None and image.image.size_bytes is not None:
-        against = (f", {signed(image.image.size_bytes - content.baseline_size_bytes)} against the baseline's "
-                   f"{human(content.baseline_size_bytes)}")
+    total, growth, against = layers_overview(image)
     out = [f"**Layers** (largest first; {human(total)} in {len(content.layers)} layers{against}):", "",
            "| layer | size | growth | build step |", "|---|---|---|---|"]
     for layer in largest_first(content.layers):
