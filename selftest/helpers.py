@@ -98,8 +98,14 @@ def parse_junit(path: Path) -> dict[str, Outcome]:
 
 
 def labelled_containers(client: docker.DockerClient, **labels: str) -> list:
-    """Containers (running or not) that carry imagecheck.run and the given label values."""
+    """Containers (running or not) that carry imagecheck.run and the given label values (a
+    container removed while they are listed is left out, not an error)."""
     filters = [RUN_LABEL] + [f"imagecheck.{k}={v}" for k, v in labels.items()]
+    for _ in range(10):
+        try:
+            return client.containers.list(all=True, filters={"label": filters})
+        except docker.errors.NotFound:  # removed between the engine's list and its inspect
+            time.sleep(0.2)
     return client.containers.list(all=True, filters={"label": filters})
 
 

@@ -135,9 +135,15 @@ class ImageUnderTest:
     def idle_container(self, role: str, **kwargs: Any) -> Container:
         """A labelled container of this image kept up by `sleep infinity` under an init, for
         probes (not started: use it in a with-block, or probe_container()). It has no
-        network but its own loopback unless kwargs give it one (probes need none)."""
+        network but its own loopback unless kwargs give it one (probes need none), and the
+        pids and memory limits; no-new-privileges binds the containers that run the image's
+        own entrypoint (services, entrypoint runs)."""
         if "network" not in kwargs:
             kwargs.setdefault("network_mode", "none")
+        # The suite's own work in it runs as root (the filesystem walk, cleaning a mount, killing
+        # a command past its limit); under no-new-privileges such a root exec in a container of
+        # a non-root image has no capabilities. The image's own entrypoint and CMD never run here.
+        kwargs.setdefault("security_opt", None)
         return self.new_container(role, entrypoint=IDLE_ENTRYPOINT, command=IDLE_COMMAND, init=True, **kwargs)
 
     @contextlib.contextmanager

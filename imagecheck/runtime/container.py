@@ -237,9 +237,10 @@ class Container:
         reader.join(timeout)
         if reader.is_alive():
             pid = _marked_pid(err.text())
-            if pid is not None:
-                self._raw_exec(["/bin/sh", "-c", _KILL_TREE, str(pid)], timeout=30, user="0",
-                               environment=None, workdir=None)
+            if pid is not None:  # as root; a container under no-new-privileges gives root no power over
+                for killer in dict.fromkeys(("0", user or "")):  # another user's processes: then as its own
+                    self._raw_exec(["/bin/sh", "-c", _KILL_TREE, str(pid)], timeout=30, user=killer,
+                                   environment=None, workdir=None)
             reader.join(5)
             raise CommandTimeout(explain(
                 f"`{show_command(shown)}` in {self.image} ran past its {timeout:.0f} s limit and was killed",
