@@ -11,7 +11,7 @@ import pytest
 
 from helpers import REFERENCE, ROOT, SEEDRECIPE
 
-PUBLIC_FIXTURES = {"image", "facts", "evidence", "require_gpus", "progress", "services"}
+PUBLIC_FIXTURES = {"image", "facts", "evidence", "require_gpus", "progress", "services", "services_as_started", "ddp_runs"}
 
 
 def pytest_output(*args: str) -> str:
