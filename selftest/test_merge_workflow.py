@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ddp_runs import ON_GPUS_ONLY, SINGLE
 from helpers import REFERENCE, ROOT, SEEDRECIPE
 from imagecheck.signoff.model import SignOff
 
@@ -66,8 +67,8 @@ def test_workflow_shards_the_digest_over_three_runners_and_merges_them(workflow)
     assert len(cpu) == 1 and sorted(l & {"gpus-1", "gpus-2"} for l in gpus.values()) == [{"gpus-1"}, {"gpus-2"}], labels
     assert "--gpu-mode none" in entries[cpu[0]]["args"]
     validate = step(shard, "--shard")["run"]
-    assert re.search(r'pytest --image "\$IMAGE" --shard "\$SHARDS/\$\{\{ matrix\.name \}\}"', validate), validate
-    assert step(shard, 'docker pull "$IMAGE"')
+    assert re.search(r'pytest --image "\$IMAGE" --pull missing --shard "\$SHARDS/\$\{\{ matrix\.name \}\}"', validate), \
+        validate  # the suite pulls the digest itself
     upload = step(shard, "actions/upload-artifact")
     assert upload["if"] == "always()" and "${{ matrix.name }}" in upload["with"]["path"]
     assert signoff["needs"] == "shard" and signoff["if"] == "always()"
@@ -196,7 +197,7 @@ def test_the_release_merge_blocks_only_for_the_checks_no_shard_could_run(local):
     image = report["images"][0]
     checks = {c["check"]: c for c in image["checks"]}
     cannot = {name for name, c in checks.items() if c["status"] == "could_not_run"}
-    assert cannot == GPU_TIER | {BANDWIDTH}, cannot
+    assert cannot == GPU_TIER | (SINGLE & ON_GPUS_ONLY), cannot  # the NCCL-only checks of tests/test_ddp.py
     assert not [c for c in checks.values() if c["status"] == "failed"]
     assert checks[BANDWIDTH]["requirement"]["shards"] == {"cpu": {"kind": "gpus", "wanted": 2, "granted": 0}}
     assert checks["test_cuda_is_available"]["requirement"]["shards"] == {"gpu1": {"kind": "gpus", "wanted": 1,
