@@ -35,7 +35,7 @@ def image_report(ref: str, spec: ImageSpec, listed: bool, described: dict[str, A
         checks=mine, perf=figures, judged=judged, promises_digest=promises_digest(spec))
     notes = []
     if malformed:
-        notes.append("evidence keys under perf. that do not follow imagecheck.perf's naming "
+        notes.append("evidence keys under perf. that do not follow rules/perf.py's naming "
                      "(perf.<subject>.<measure>_<unit>, a number): " + ", ".join(malformed))
     if not described and info is None and mine:
         notes.append("no metadata reached the report for this image (its worker died?)")

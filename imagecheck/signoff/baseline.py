@@ -13,7 +13,7 @@ What counts as a regression:
 - a Debian or Python package downgraded (the package diff of the two SBOMs: content.py),
   the GPU stack first, named as such; the others (added, removed, upgraded) are listed
   in the report's package diff, not here;
-- a performance figure (imagecheck.perf keys) that got worse by more than the image's
+- a performance figure (rules/perf.py keys) that got worse by more than the image's
   images.yaml `regression.max_perf_drop` (a fraction: 0.2 = 20 %); this one blocks the
   sign-off, the others inform (a failing check blocks on its own).
 """
