@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import docker
 import pytest
 
-from helpers import REFERENCE, labelled_containers, run_inner
+from helpers import REFERENCE, ROOT, labelled_containers, run_inner
 from registry import Registry
 
 REMOTE = "imagecheck/pytorch-cuda"
@@ -55,15 +55,19 @@ def registry(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pushed(registry, docker_client, fixture_image):
-    """The reference pushed as REGISTRY/imagecheck/pytorch-cuda:v2.6, then untagged here."""
+def pushed(registry, docker_client, fixture_image, tmp_path_factory):
+    """The reference pushed as REGISTRY/imagecheck/pytorch-cuda:v2.6, then untagged here;
+    `promises` is an images file that gives its tag and its digest the reference's promises."""
     fixture_image(REFERENCE)
     tag = f"{registry.address}/{REMOTE}:v2.6"
     docker_client.images.get(REFERENCE).tag(tag)
     digest = push(docker_client, tag)
     forget(docker_client, tag)
     by_digest = f"{registry.address}/{REMOTE}@{digest}"
-    yield SimpleNamespace(tag=tag, digest=by_digest)
+    promises = tmp_path_factory.mktemp("promises") / "images.yaml"
+    promises.write_text((ROOT / "images.yaml").read_text()
+                        + "".join(f"  {ref}:\n    <<: *v26\n    run_by_default: false\n" for ref in (tag, by_digest)))
+    yield SimpleNamespace(tag=tag, digest=by_digest, promises=f"--images-file={promises}")
     forget(docker_client, tag)
     forget(docker_client, by_digest)
 
@@ -76,8 +80,8 @@ def no_leftovers(docker_client):
 
 def test_a_pushed_image_is_validated_by_tag_after_a_pull(pushed, tmp_path, docker_client, no_leftovers):
     assert not holds(docker_client, pushed.tag)
-    run = run_inner(tmp_path, "--image", pushed.tag, "--signoff-report", str(tmp_path / "report"), tests=CHECKS,
-                    timeout=900)
+    run = run_inner(tmp_path, pushed.promises, "--image", pushed.tag, "--signoff-report", str(tmp_path / "report"),
+                    tests=CHECKS, timeout=900)
     assert run.ret == 0, run.stdout[-3000:] + run.stderr[-2000:]
     output = run.stdout + run.stderr
     assert f"pulling {pushed.tag}" in output and f"pulled {pushed.tag}" in output
@@ -91,9 +95,10 @@ def test_a_pushed_image_is_validated_by_tag_after_a_pull(pushed, tmp_path, docke
 def test_a_pushed_image_is_validated_by_digest(pushed, tmp_path, docker_client, no_leftovers):
     forget(docker_client, pushed.digest)
     assert not holds(docker_client, pushed.digest)
-    run = run_inner(tmp_path, "--image", pushed.digest, "--signoff-report", str(tmp_path / "report"), tests=CHECKS,
-                    timeout=900)
+    run = run_inner(tmp_path, pushed.promises, "--image", pushed.digest, "--signoff-report", str(tmp_path / "report"),
+                    tests=CHECKS, timeout=900)
     assert run.ret == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert len(run.names("passed")) == len(run.outcomes) > 0  # judged against the reference's promises
     assert f"pulling {pushed.digest}" in run.stdout + run.stderr
     image = json.loads((tmp_path / "report" / "report.json").read_text())["images"][0]
     assert image["ref"] == pushed.digest and image["judged"] == pushed.digest
