@@ -25,6 +25,7 @@ import docker
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "imagecheck-bench/reuse"
+RUN_LIMIT = 1800  # seconds: a nightly of the fact checks takes about a minute; past this, something hangs
 
 
 def nightly(reports: Path, images_file: Path, refs: list[str], *options: str) -> tuple[float, str]:
@@ -34,7 +35,11 @@ def nightly(reports: Path, images_file: Path, refs: list[str], *options: str) ->
     for ref in refs:
         command += ["--image", ref]
     started = time.monotonic()
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"bench: the nightly {' '.join(options) or '(no reuse)'} ran past {RUN_LIMIT} s (expected "
+                         "one in minutes)\n  hint: run it by hand to see where it hangs") from None
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"bench: the nightly {' '.join(options) or '(no reuse)'} failed (expected exit 0, observed "

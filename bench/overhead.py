@@ -20,6 +20,7 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 import docker
+import docker.errors
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -36,6 +38,7 @@ import peer  # noqa: E402
 
 FLOOR_COMMAND = ["python3", "-c", "import torch, torchvision, torchaudio"]
 COPY_REPOSITORY = "imagecheck-bench/copy"
+RUN_LIMIT = 1800  # seconds: no single run of the bench takes near this; past it, something hangs
 
 
 def machine() -> str:
@@ -56,7 +59,11 @@ def machine() -> str:
 
 def timed(command: list[str], cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
     started = time.monotonic()
-    proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=RUN_LIMIT)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"bench: `{' '.join(command[:6])} ...` ran past {RUN_LIMIT} s (expected one run in "
+                         "minutes)\n  hint: run it by hand to see where it hangs") from None
     return time.monotonic() - started, proc
 
 
@@ -87,17 +94,27 @@ def suite(images: list[str], workers: int | None, images_file: Path | None, work
     return seconds, passed_count(proc.stdout)
 
 
-def copies(image: str, count: int) -> tuple[list[str], Path]:
-    """count references to the image (itself plus tags), and an images file listing them."""
+def copies(image: str, count: int, folder: Path) -> list[str]:
+    """count references to the image (itself plus tags), tagged now, and an images file
+    listing them in folder; the caller removes the tags (remove_copies), made or not."""
     client = docker.from_env()
     refs = [image] + [f"{COPY_REPOSITORY}:{n}" for n in range(1, count)]
     for ref in refs[1:]:
         client.images.get(image).tag(ref)
     text = (ROOT / "images.yaml").read_text()
     extra = "".join(f"  {ref}:\n    <<: *v26\n" for ref in refs[1:])
-    path = Path(tempfile.mkdtemp(prefix="imagecheck-bench-")) / "images.yaml"
-    path.write_text(text.rstrip("\n") + "\n\n  # copies for the benchmark\n" + extra)
-    return refs, path
+    (folder / "images.yaml").write_text(text.rstrip("\n") + "\n\n  # copies for the benchmark\n" + extra)
+    return refs
+
+
+def remove_copies(count: int) -> None:
+    """Remove every tag copies() may have made (each one, whatever happens to another)."""
+    client = docker.from_env()
+    for n in range(1, count):
+        try:
+            client.images.remove(f"{COPY_REPOSITORY}:{n}")
+        except docker.errors.ImageNotFound:
+            pass
 
 
 def load() -> str:
@@ -133,6 +150,14 @@ def main() -> int:
     args = parser.parse_args()
     _, peer_version = peer.binary()  # before anything is measured: missing means stop
     workdir = Path(tempfile.mkdtemp(prefix="imagecheck-bench-run-"))
+    try:
+        return measure(args, workdir, peer_version)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, workdir: Path, peer_version: str) -> int:
+    """The tables: floor, suite and peer, then the scaling over 1, 2 and 4 images."""
     print(f"machine: {machine()}")
     print(f"image: {args.image}; {time.strftime('%Y-%m-%d %H:%M')}; {load()} at the start", flush=True)
 
@@ -161,18 +186,16 @@ def main() -> int:
         return 0
 
     print()
-    refs, images_file = copies(args.image, 4)
     try:
+        refs = copies(args.image, 4, workdir)
         print("| images | -n 1 (s) | -n 2 (s) | -n 2 / -n 1 |")
         print("|---:|---:|---:|---:|")
         for count in (1, 2, 4):
-            one = suite(refs[:count], 1, images_file, workdir)[0]
-            two = suite(refs[:count], 2, images_file, workdir)[0]
+            one = suite(refs[:count], 1, workdir / "images.yaml", workdir)[0]
+            two = suite(refs[:count], 2, workdir / "images.yaml", workdir)[0]
             print(f"| {count} | {one:.1f} | {two:.1f} | {two / one:.2f} |", flush=True)
     finally:
-        client = docker.from_env()
-        for ref in refs[1:]:
-            client.images.remove(ref)
+        remove_copies(4)
     print(f"(target with 4 images: -n 2 / -n 1 <= 0.6; {load()} at the end)")
     return 0
 

@@ -17,6 +17,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 CONFIGS = (BENCH / "cst_fact_checks.yaml", BENCH / "cst_fact_checks_as_root.yaml")
 INSTALL_HINT = "install the bench extra: .venv/bin/pip install -e '.[bench]' (make bench does)"
+RUN_LIMIT = 3600  # seconds per config: about 15 s a test; past this, something hangs
 
 
 class PeerMissing(SystemExit):
@@ -72,8 +73,12 @@ def run(image: str, configs: tuple[Path, ...] = CONFIGS, echo: bool = True) -> P
     tests: list[PeerTest] = []
     started = time.monotonic()
     for config in configs:
-        proc = subprocess.run([path, "test", "--image", image, "--config", str(config), "--output", "json",
-                               "--no-color"], capture_output=True, text=True)
+        try:
+            proc = subprocess.run([path, "test", "--image", image, "--config", str(config), "--output", "json",
+                                   "--no-color"], capture_output=True, text=True, timeout=RUN_LIMIT)
+        except subprocess.TimeoutExpired:
+            raise SystemExit(f"bench: container-structure-test ran past {RUN_LIMIT} s on {config.name} (expected "
+                             "about 15 s a test)\n  hint: run it by hand to see where it hangs") from None
         found = results(proc.stdout, config)
         if any(e.startswith("error parsing config file") for t in found for e in t.errors):
             raise SystemExit(f"bench: container-structure-test cannot read {config}: {found[0].errors[0]}\n"

@@ -104,6 +104,12 @@ def test_a_rank_with_no_step_never_reached_the_worker_script():
     assert "rank 1: no step recorded: it never reached the worker script" in stall.lines[1]
 
 
+def test_no_rank_with_a_step_is_not_called_a_collective_that_never_completed():
+    stall = ddp_results.diagnose(2, {})
+    assert stall.stalled == (0, 1) and stall.reached_nothing
+    assert stall.summary() == "no rank reached the worker script (ranks 0, 1): none reported a step"
+
+
 def test_ranks_stuck_at_the_same_step_are_all_named():
     ranks = {r: _rank(r, r, "start", "all_reduce") for r in range(2)}
     stall = ddp_results.diagnose(2, ranks)

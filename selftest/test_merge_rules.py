@@ -127,6 +127,22 @@ def test_shards_of_different_image_ids_are_refused_naming_both():
         assert part in message, message
 
 
+def test_shards_that_judged_the_same_images_in_another_order_merge():
+    other_ref = REF.replace("pytorch-cuda@", "pytorch-cuda-slim@")
+
+    def two_images(name: str, gpus: int, refs: list[str]) -> Shard:
+        images = [ImageReport(ref, policy=Policy(), image=ImageInfo(id=IMAGE_ID), promises_digest=PROMISES,
+                              checks=[record("test_a", "passed")]) for ref in refs]
+        report = SignOff(images=images, host=host(name, gpus), tool={"name": "imagecheck", "version": "0.1.0"},
+                         shard=shard_info(name, host(name, gpus), images, "0.1.0", require_gpu=False))
+        return Shard(f"shards/{name}", report)
+
+    signoff = merge([two_images("cpu", 0, [REF, other_ref]), two_images("gpu1", 1, [other_ref, REF])],
+                    release=True)
+    assert [image.ref for image in signoff.images] == [REF, other_ref]
+    assert signoff.verdict == "SIGNED OFF", [image.reasons for image in signoff.images]
+
+
 def test_shards_of_different_digests_promises_or_versions_are_refused():
     a, b = f"{REF.split('@')[0]}@sha256:{'a' * 64}", f"{REF.split('@')[0]}@sha256:{'b' * 64}"
     cases = {"digests": (dict(digests=[a]), dict(digests=[b]), (a, b)),

@@ -1,10 +1,12 @@
 """The image can be extended: FROM it, pip install one package; the result still works as
-the image did (what imported in the image still imports, the new package imports) and
-keeps the image's user, entrypoint and command."""
+the image did, as the image's own user (what imported in the image still imports, the new
+package imports)."""
+import dataclasses
+
 import pytest
 
 from imagecheck.image import derived as derived_image
-from imagecheck.image.derived import MARKER_MODULE, same_user
+from imagecheck.image.derived import MARKER_MODULE
 from imagecheck.image.facts import import_failure
 from imagecheck.image.under_test import ImageUnderTest
 
@@ -13,10 +15,11 @@ from imagecheck.image.under_test import ImageUnderTest
 @pytest.mark.derived_image  # built beside the facts probe (image/companions.py), once per run
 def test_derived_image_still_imports(image, facts, evidence, progress):
     with progress.step("derived image: FROM it, pip install of one package, imports"):
-        derived = ImageUnderTest(derived_image.tag(image), image.spec, image.context)
+        # the derived image exists on this engine only: never pulled, whatever the run's policy
+        local = dataclasses.replace(image.context, pull_policy="never")
+        derived = ImageUnderTest(derived_image.tag(image), image.spec, local)
         try:
             stack = derived.probe("python_stack", MARKER_MODULE).data
-            config = derived.config
         finally:
             derived.close()
     imports = stack["imports"]
@@ -26,9 +29,3 @@ def test_derived_image_still_imports(image, facts, evidence, progress):
               if not r["ok"] and (name == MARKER_MODULE or facts.imports(name))]
     assert not broken, (f"after `pip install` of one package FROM {image.ref}, imports that worked in the "
                         "image fail (or the new package does not import):\n  " + "\n  ".join(broken))
-    original = image.config
-    assert same_user(config.get("User"), original.get("User")), (
-        f"the derived image runs as {config.get('User') or 'root'!r}, {image.ref} as {original.get('User') or 'root'!r}")
-    for key in ("Entrypoint", "Cmd"):
-        assert (config.get(key) or []) == (original.get(key) or []), (
-            f"the derived image's {key} is {config.get(key)}, {image.ref}'s is {original.get(key)}")

@@ -37,6 +37,9 @@ def scan(name: str, path: str, ref: str, timeout: float) -> list[Vulnerability]:
         raise ScannerError(explain(f"{name} did not finish scanning {ref} within {timeout:.0f} s",
                                    hint="raise timeouts.probe in images.yaml, or check the scanner's database "
                                         "download")) from None
+    except OSError as error:
+        raise ScannerError(explain(f"the scanner {path} does not run", observed=str(error)[:300],
+                                   hint=f"reinstall {name}, or take it off PATH")) from None
     if proc.returncode != 0:
         raise ScannerError(explain(f"`{' '.join(command)}` failed (exit {proc.returncode})",
                                    observed=(proc.stderr or proc.stdout).strip()[-600:],

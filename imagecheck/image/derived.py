@@ -79,6 +79,7 @@ def tag(image: "ImageUnderTest") -> str:
 def build(image: "ImageUnderTest", timeout: float) -> str:
     """Make the derived image; its tag. It is removed when the image's checks end (close)."""
     image.require_python()  # pip is python: a python that cannot start has failed already, once
+    begun = image.generation
     client = image.context.client
     identity = image.context.identity
     made = f"imagecheck-derived:{identity.run_id}-{hashlib.sha256(image.ref.encode()).hexdigest()[:8]}"
@@ -99,7 +100,7 @@ def build(image: "ImageUnderTest", timeout: float) -> str:
                 "Cmd": original.get("Cmd") or [], "Labels": {**(original.get("Labels") or {}), **labels}}
         repository, _, version = made.partition(":")
         built = builder.commit(repository, version, conf)
-    image.on_close(lambda: remove(client, built.id))
+    image.on_close(lambda: remove(client, built.id), begun)
     return made
 
 
@@ -107,9 +108,3 @@ def remove(client, image_id: str) -> None:
     with contextlib.suppress(docker.errors.APIError):
         client.images.remove(image_id, force=True)
 
-
-def same_user(a: str | None, b: str | None) -> bool:
-    """Whether two image USER values name the same user ('', '0' and 'root' are root)."""
-    def norm(user: str | None) -> str:
-        return "root" if (user or "") in ("", "0", "root", "0:0", "root:root") else user
-    return norm(a) == norm(b)

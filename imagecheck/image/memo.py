@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Hashable, TypeVar
 
-from ..errors import ImagecheckError
+from ..errors import ImagecheckError, explain
 
 T = TypeVar("T")
 Translate = Callable[[Exception], "ImagecheckError | None"]
@@ -54,7 +54,7 @@ class OncePerImage:
                     self._pool = ThreadPoolExecutor(max_workers=self._workers,
                                                     thread_name_prefix=f"imagecheck-{self.owner}")
                 pool = self._pool
-            pool.submit(self._fill, key, future, make, (), None)
+            pool.submit(self._fill, key, future, make, (), self._background_cause)
 
     def result(self, key: Hashable) -> Any:
         """The value of a key that was started; its kept failure when making it failed."""
@@ -69,10 +69,6 @@ class OncePerImage:
         with self._lock:
             future = self._entries.get(key)
         return future is not None and future.done() and future.exception() is None
-
-    def peek(self, key: Hashable) -> Any:
-        """The value of key if it is made and did not fail, else None (never makes it)."""
-        return self._entries[key].result() if self.done(key) else None
 
     def wait(self, key: Hashable) -> None:
         """Wait for the value of key to be made, if it was started; never raises its failure."""
@@ -96,6 +92,14 @@ class OncePerImage:
             pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- internals ------------------------------------------------------------------------
+    def _background_cause(self, error: Exception) -> ImagecheckError:
+        """Work in the background has no caller to raise to: any failure is kept, as a cause
+        the checks waiting for it report (an engine error, a lost connection...)."""
+        return ImagecheckError(explain(f"work started in the background for {self.owner} failed",
+                                       observed=f"{type(error).__name__}: {str(error)[:500]}",
+                                       hint="the Docker engine may have stopped answering; run again, and "
+                                            "report it if it repeats"))
+
     def _claim(self, key: Hashable) -> tuple[Future, bool]:
         with self._lock:
             future = self._entries.get(key)

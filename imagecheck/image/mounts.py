@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import docker.errors
+import requests.exceptions
+
 from ..errors import ImagecheckError
 from ..runtime.container import Container
 from ..runtime.engine import engine_is_local
@@ -77,13 +80,17 @@ def mounted_folders(image: ImageUnderTest, uid: int | None, gid: int | None) -> 
         container.__enter__()
         yield MountedFolders(container, data, checkpoints, owner)
     finally:
-        if container is not None and container.id:
-            with contextlib.suppress(ImagecheckError):
-                container.exec(["/bin/sh", "-c", f"find {CHECKPOINT_MOUNT} -mindepth 1 -delete"],
-                               timeout=image.spec.timeouts.command, user="0")
-            container.remove()
-        shutil.rmtree(data, ignore_errors=True)
-        shutil.rmtree(checkpoints, ignore_errors=True)
+        try:
+            if container is not None and container.id:
+                # files the container's users wrote (the host user may not remove them)
+                with contextlib.suppress(ImagecheckError, docker.errors.DockerException,
+                                         requests.exceptions.RequestException):
+                    container.exec(["/bin/sh", "-c", f"find {CHECKPOINT_MOUNT} -mindepth 1 -delete"],
+                                   timeout=image.spec.timeouts.command, user="0")
+                container.remove()
+        finally:  # the host folders go even when the engine failed to remove the container
+            shutil.rmtree(data, ignore_errors=True)
+            shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 def checkpoint_text() -> tuple[str, str]:

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import docker
+import docker.errors
+import requests.exceptions
 
-from ..errors import ImagecheckError
+from ..errors import EngineLost, ImagecheckError, explain
 from ..runtime.gpu import GpuAccess
 from ..runtime.lifecycle import RunIdentity
 from ..runtime.registry import DEFAULT_PULL_POLICY
@@ -52,6 +54,11 @@ class RunContext:
         """Three quarters of the engine host's memory, in bytes: the memory limit of a
         container whose image sets none (None when the engine does not say)."""
         if self._memory_limit is None:
-            total = (self.client.info() or {}).get("MemTotal")
+            try:
+                total = (self.client.info() or {}).get("MemTotal")
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+                raise EngineLost(explain("the Docker engine did not say how much memory its host has",
+                                         observed=f"{type(error).__name__}: {str(error)[:300]}",
+                                         hint="check the engine (`docker info`) and run again")) from None
             self._memory_limit = int(total) * 3 // 4 if total else 0
         return self._memory_limit or None

@@ -69,26 +69,36 @@ def _make(image: ImageUnderTest, folder: Path) -> Sbom:
     tool = f"syft {syft.version(program)}"
     image_id = image.docker_image.id
     key = hashlib.sha256(f"{tool}\0{image_id}\0{image.ref}".encode()).hexdigest()[:32]
+    scratch = None
     try:
         root = cache_root()
         root.mkdir(parents=True, exist_ok=True)
-    except OSError:  # no cache here: this run's own folder
-        root = Path(tempfile.mkdtemp(prefix="imagecheck-sbom-"))
-    cached_folder = root / key
-    cached = all((cached_folder / f"{name}.json").is_file() for name in SUFFIXES)
-    if not cached:
-        _scan(program, image_id, image.ref, cached_folder, image.spec.timeouts.probe)
-    target = folder / FOLDER
+    except OSError:  # no cache here: a folder of this scan's own, removed once copied
+        root = scratch = Path(tempfile.mkdtemp(prefix="imagecheck-sbom-"))
+    try:
+        cached_folder = root / key
+        cached = all((cached_folder / f"{name}.json").is_file() for name in SUFFIXES)
+        if not cached:
+            _scan(program, image_id, image.ref, cached_folder, image.spec.timeouts.probe)
+        files = _copy_into(cached_folder, folder / FOLDER, image.ref)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    packages = read_packages(folder / files[0]["file"])
+    return Sbom(files, packages, tool, round(time.monotonic() - started, 1), cached, folder)
+
+
+def _copy_into(source: Path, target: Path, ref: str) -> list[dict]:
+    """Copy the SBOM files into the sign-off folder; each one's name, digest and size."""
     target.mkdir(parents=True, exist_ok=True)
     files = []
     for name, suffix in SUFFIXES.items():
-        path = target / f"{file_stem(image.ref)}.{suffix}"
-        shutil.copyfile(cached_folder / f"{name}.json", path)
+        path = target / f"{file_stem(ref)}.{suffix}"
+        shutil.copyfile(source / f"{name}.json", path)
         data = path.read_bytes()
         files.append({"format": name, "file": f"{FOLDER}/{path.name}", "sha256": hashlib.sha256(data).hexdigest(),
                       "bytes": len(data)})
-    packages = read_packages(folder / files[0]["file"])
-    return Sbom(files, packages, tool, round(time.monotonic() - started, 1), cached, folder)
+    return files
 
 
 def _scan(program: str, image_id: str, ref: str, destination: Path, timeout: float) -> None:

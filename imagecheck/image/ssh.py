@@ -128,6 +128,10 @@ def served_host_keys(services: Services, timeout: float) -> tuple[set[HostKey], 
             raise SshError(explain(f"ssh-keyscan of {endpoint} gave no answer within {timeout:.0f} s "
                                    "(timeouts.command)", where=services.container.name,
                                    hint="the daemon must answer a key exchange")) from None
+        except OSError as error:
+            raise SshError(explain(f"the host's {keyscan} does not run", observed=str(error)[:300],
+                                   hint="reinstall openssh-client on the host, or take ssh-keyscan off PATH")) \
+                from None
         keys = _parse_keyscan(proc.stdout)
         source = f"ssh-keyscan on the host, port {endpoint.host_port}"
         detail = proc.stderr

@@ -11,10 +11,11 @@ torchrun and every process below it are killed, the ranks' step logs name the ra
 stalled (the one that got least far) and the last NCCL / gloo / c10d lines of each rank,
 and the containers (and the two-node network) are removed. The nodes' files are read in
 parallel, with what is left of the limit (at least 5 s). The bound, from the first
-container's start to the last result read, is timeouts.ddp plus KILL_ALLOWANCE (35 s:
-the kill is itself a command bounded at 30 s, then 5 s for its output) for each command
-that has to be killed, torchrun and then a read that hangs: at most timeouts.ddp + 75 s;
-removing the containers and the network comes after. NCCL_DEBUG=INFO (INIT,P2P,SHM,NET: the transports NCCL picks) is set for every
+container's start to the last result read, is timeouts.ddp plus the runtime's
+KILL_ALLOWANCE (35 s: two kill commands, as root and as the run's user, bounded at 15 s
+each, then 5 s for its output) for each command that has to be killed, torchrun and then
+a read that hangs: at most timeouts.ddp + 75 s; removing the containers and the network
+comes after. NCCL_DEBUG=INFO (INIT,P2P,SHM,NET: the transports NCCL picks) is set for every
 run, and NVLink multicast is kept off in every container and host process
 (NCCL_NVLS_ENABLE=0 and friends): on shared multi-GPU hosts a program that uses it can
 take the GPUs down. Each rank reports these variables as it sees them.
@@ -42,7 +43,7 @@ from ..errors import CommandTimeout, DistributedError, ImagecheckError, explain
 from ..rules import nccl_transport
 from ..rules.ddp_plan import RUN_ENV, Plan, torchrun_command, worker_args
 from ..rules.ddp_results import DistributedRun, NodeOutcome, RankOutcome, failure_message, printed
-from ..runtime.container import Container
+from ..runtime.container import KILL_ALLOWANCE, Container
 from ..runtime.network import NodeNetwork, node_network, single_node_network
 from ..runtime.target import ExecResult, Target
 from . import probes
@@ -53,9 +54,6 @@ WORKER = "ddp_worker"
 # What the reserve at the end of a run is for: reading the ranks' files.
 COLLECT_TIMEOUT = 30.0
 COLLECT_MINIMUM = 5.0
-# How long killing a command that ran past its limit may take (runtime.container: a kill
-# command bounded at 30 s, then 5 s for the output).
-KILL_ALLOWANCE = 35.0
 Reporter = Callable[[str], Any]
 
 
@@ -148,7 +146,7 @@ def _launch(targets: list[Target], commands: list[list[str]], nodes: list[NodeOu
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(budget + 60)
+        thread.join(budget + KILL_ALLOWANCE + 5)
 
 
 def _collect_all(targets: list[Target], out: str, outcome: DistributedRun, deadline: float) -> None:

@@ -53,12 +53,17 @@ class ImageUnderTest:
         self._counts_lock = threading.Lock()
         self._live: list[Container] = []
         self._on_close: list[Callable[[], None]] = []
+        self.generation = 0  # how many times close() ran: work begun before it is undone on arrival
 
     def __repr__(self) -> str:
         return f"ImageUnderTest({self.ref!r})"
 
-    def on_close(self, undo: Callable[[], None]) -> None:
-        """Run undo() when the image's checks end (an image the suite made of it, say)."""
+    def on_close(self, undo: Callable[[], None], begun: int | None = None) -> None:
+        """Run undo() when the image's checks end (an image the suite made of it, say); at
+        once when work begun in generation `begun` finishes after close() ran."""
+        if begun is not None and begun != self.generation:
+            undo()
+            return
         self._on_close.append(undo)
 
     def quiet(self) -> None:
@@ -210,11 +215,6 @@ class ImageUnderTest:
             companions.start(self, self.companions)
         return Facts(self.probe_result("facts").data)
 
-    def facts_if_gathered(self) -> Facts | None:
-        """The facts when a check already gathered them, else None (never starts the probe)."""
-        result = self.memo.peek(("probe", "facts"))
-        return Facts(result.data) if result is not None else None
-
     def logs(self, tail: int = 60) -> str:
         """The last log lines of every container of this image still running."""
         parts = []
@@ -227,7 +227,9 @@ class ImageUnderTest:
 
     def close(self) -> None:
         """Remove every container of this image this session started (all of them, even when
-        one removal fails; the first error is raised after) and forget what the memo holds."""
+        one removal fails; the first error is raised after) and forget what the memo holds.
+        What background work begun before makes after this is undone as it registers (on_close)."""
+        self.generation += 1
         self.memo.clear()
         errors = []
         while self._on_close:

@@ -18,9 +18,9 @@ def arch_covers(arch_list: list[str], capability: str) -> str | None:
     """The best entry of torch.cuda.get_arch_list() that runs on a device of this compute
     capability, or None.
 
-    A cubin for sm_XY runs on devices of the same major X with minor >= Y; an
-    arch-specific cubin (sm_90a, sm_100f...) runs only on its own capability; PTX
-    (compute_XY) is compiled by the driver for any device of capability >= XY.
+    A cubin for sm_XY runs on devices of the same major X with minor >= Y, and so does a
+    family-specific one (sm_100f); an arch-specific cubin (sm_90a) runs only on its own
+    capability; PTX (compute_XY) is compiled by the driver for any device of capability >= XY.
     """
     want = _capability(capability)
     fits = []

@@ -97,11 +97,14 @@ class Stall:
     stalled: tuple[int, ...]
     every_rank: bool
     lines: tuple[str, ...]
+    reached_nothing: bool = False  # no rank recorded a single step
 
     def summary(self) -> str:
         if not self.stalled:
-            return "no rank reported a step"
+            return "no rank was planned"
         names = ", ".join(str(r) for r in self.stalled)
+        if self.reached_nothing:
+            return f"no rank reached the worker script (ranks {names}): none reported a step"
         if self.every_rank:
             return f"every rank stopped at the same step (ranks {names}): a collective that never completed"
         return f"rank {names} stalled" if len(self.stalled) == 1 else f"ranks {names} stalled"
@@ -129,7 +132,7 @@ def diagnose(world: int, ranks: dict[int, RankOutcome], clocks: dict[int, float 
         state = "stalled" if rank in stalled and low != high else "waiting"
         lines.append(f"rank {rank} (node {outcome.node}): {state} in '{last['phase']}'{since} "
                      f"({last.get('seq', len(outcome.phases))} steps recorded)")
-    return Stall(stalled, low == high, tuple(lines))
+    return Stall(stalled, low == high, tuple(lines), reached_nothing=high == 0)
 
 
 # ---- judging the ranks' results (pure: the checks call these) -------------------------------

@@ -10,7 +10,7 @@ it is new (and a baseline layer nobody took is removed).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 # the instructions that only change the image's configuration (no layer)
@@ -132,7 +132,3 @@ def growth(baseline: list[Layer], current: list[Layer]) -> list[LayerGrowth]:
     out += [LayerGrowth("removed", b.step, 0, b.size_bytes, None) for b in unmatched]
     return out
 
-
-def renumbered(layers: Iterable[Layer]) -> list[Layer]:
-    """The layers with their index as their place in the list (a layer list read back)."""
-    return [replace(layer, index=index) for index, layer in enumerate(layers)]

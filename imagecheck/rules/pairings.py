@@ -1,8 +1,9 @@
 """Release pairings of torch, torchvision, torchaudio and Python, and checks over them.
 
 Data from PyTorch's release compatibility matrix, the torchvision README table and wheel
-metadata on PyPI (see FACTS in the project docs). cuDNN patch levels are hints: the
-suite compares them with what torch reports at run time.
+metadata on PyPI. The checks judge the torch, torchvision, torchaudio and Python pairing;
+the CUDA builds, cuDNN, triton and NCCL columns say what each release shipped, for a
+reader of a failure (the promised versions of those are judged against images.yaml).
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def pairing_problems(torch: str | None, torchvision: str | None, torchaudio: str
     if release is None:
         known = ", ".join(r.torch for r in RELEASES)
         return [f"torch {torch} is not in the release table (known minors: {known}); "
-                "add its row to imagecheck/compat.py"]
+                "add its row to RELEASES in imagecheck/rules/pairings.py"]
     problems = _companion_problems(release, torchvision, torchaudio, f"does not pair with torch {torch}")
     if python is not None and not _python_in_range(python, *release.python):
         problems.append(f"Python {python} is outside torch {release.torch}'s supported range "

@@ -7,13 +7,13 @@ a key of this form (record_perf() builds it):
 
 - `perf.` marks the value as a performance figure: the sign-off report lists it, charts
   compile speedups, and `--baseline` compares it with the earlier report;
-- <subject> is what was measured, dotted: `compile.resnet50`, `all_reduce.2gpu`;
+- <subject> is what was measured, dotted: `compile.cuda.resnet50`, `all_reduce.2gpu`;
 - <measure> names the figure: `speedup`, `compile`, `step`, `bus_bandwidth`;
 - <unit> is the last `_` part and decides the direction, so a baseline knows whether a
   smaller number is a drop: s, ms (lower is better); x, gbps, tflops, ips (higher is better).
 
-Examples: perf.compile.resnet50.speedup_x = 1.42 (steady-state eager time / compiled
-time), perf.compile.resnet50.compile_s = 17.3 (first compiled call), perf.all_reduce.2gpu.
+Examples: perf.compile.cuda.resnet50.speedup_x = 1.42 (steady-state eager time / compiled
+time), perf.compile.cuda.resnet50.compile_s = 17.3 (first compiled call), perf.all_reduce.2gpu.
 bus_bandwidth_gbps = 328.0. The value is a plain number (int or float).
 """
 from __future__ import annotations

@@ -7,6 +7,7 @@ the plugin can remove stragglers on Ctrl-C, SIGTERM or an internal error.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import threading
@@ -29,6 +30,8 @@ _PID_MARKER = "imagecheck-exec-pid="
 # Wrap a command so its pid (in the container's namespace) is known and a time-out can
 # kill it with all its children.
 _PID_WRAPPER = f'echo "{_PID_MARKER}$$" >&2; exec "$@"'
+KILL_COMMAND_LIMIT = 15.0  # each of the (at most two) commands that kill a command past its limit
+KILL_ALLOWANCE = 2 * KILL_COMMAND_LIMIT + 5  # what a command past its limit may add: the kills, its last output
 _KILL_TREE = ('tree() { echo "$1"; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); '
               'do tree "$c"; done; }; p=$(tree "$0"); kill -STOP $p 2>/dev/null; kill -KILL $p 2>/dev/null; true')
 
@@ -112,6 +115,13 @@ class Container:
         except ContainerStartError:
             self.remove()
             raise
+        except requests.exceptions.RequestException as error:  # the engine stopped answering
+            with contextlib.suppress(docker.errors.DockerException, EngineLost):
+                self.remove()  # when it cannot go now, it stays in LIVE and the run's end tries again
+            raise EngineLost(explain(f"the Docker engine stopped answering while a container of {self.image} "
+                                     "started", observed=f"{type(error).__name__}: {str(error)[:300]}",
+                                     where=self.name, hint="check the engine (`docker info`) and run again")) \
+                from None
 
     def remove(self) -> None:
         """Remove the container and its anonymous volumes; quiet if already gone."""
@@ -199,8 +209,9 @@ class Container:
              environment: dict[str, str] | None = None, workdir: str | None = None) -> ExecResult:
         """Run a command in the container, bounded by timeout seconds.
 
-        On expiry the command and its children are killed and CommandTimeout says what
-        the command printed last.
+        On expiry CommandTimeout says what the command printed last, at most KILL_ALLOWANCE
+        seconds later; the command and its children are killed first when the image has
+        /bin/sh (without one they run on until the container is removed).
         """
         wrapped = ["/bin/sh", "-c", _PID_WRAPPER, "sh", *command] if self.has_shell() else command
         return self._raw_exec(wrapped, timeout=timeout, user=user, environment=environment,
@@ -239,8 +250,11 @@ class Container:
             pid = _marked_pid(err.text())
             if pid is not None:  # as root; a container under no-new-privileges gives root no power over
                 for killer in dict.fromkeys(("0", user or "")):  # another user's processes: then as its own
-                    self._raw_exec(["/bin/sh", "-c", _KILL_TREE, str(pid)], timeout=30, user=killer,
-                                   environment=None, workdir=None)
+                    try:
+                        self._raw_exec(["/bin/sh", "-c", _KILL_TREE, str(pid)], timeout=KILL_COMMAND_LIMIT,
+                                       user=killer, environment=None, workdir=None)
+                    except (CommandTimeout, ContainerStartError):
+                        pass  # the timeout of the command itself is what the caller hears
             reader.join(5)
             raise CommandTimeout(explain(
                 f"`{show_command(shown)}` in {self.image} ran past its {timeout:.0f} s limit and was killed",
