@@ -2,7 +2,8 @@
 
 The file has two top-level keys: `defaults` (applies to every image) and `images` (one
 entry per image reference). An image's entry is merged over the defaults key by key
-(nested sections merge, lists replace). Unknown keys and wrong types are rejected with
+(nested sections merge; lists, `ports` and `environment` replace whole, so an
+image says its full set). Unknown keys and wrong types are rejected with
 the file, the image and the key in the message, as are keys written twice (DuplicateKeyLoader),
 image references the registry grammar refuses, and numbers outside the range a field
 declares in its metadata (`bounds`, `key_bounds`, `pattern`, `choices`, checked in one
@@ -331,8 +332,8 @@ def load(path: str | Path) -> Catalog:
         raise ConfigError(f"{path}: expected a mapping with keys 'defaults' and 'images', "
                           f"got {_kind(raw)}")
     _reject_unknown(raw, {"defaults", "images"}, _Place(path, "", (), loader.lines), "top level")
-    defaults_raw = raw.get("defaults") or {}
-    images_raw = raw.get("images") or {}
+    defaults_raw = {} if raw.get("defaults") is None else raw["defaults"]  # written empty: none
+    images_raw = {} if raw.get("images") is None else raw["images"]
     if not isinstance(defaults_raw, dict):
         raise ConfigError(f"{path}: defaults: expected a mapping, got {_kind(defaults_raw)}")
     if not isinstance(images_raw, dict):
@@ -352,7 +353,7 @@ def load(path: str | Path) -> Catalog:
                               "expected a reference such as pytorch-cuda:v2.6, "
                               "registry.example.com:5000/team/pytorch-cuda:v2.6 or REPO@sha256:<64 hex digits>; "
                               "hint: write the key as docker names the image (lower-case repository, no spaces)")
-        entry = entry or {}
+        entry = {} if entry is None else entry  # an image listed with no promises of its own
         if not isinstance(entry, dict):
             raise ConfigError(f"{in_image}: expected a mapping of promises, got {_kind(entry)}{in_image.line('')}")
         _build(ImageSpec, entry, in_image, "", partial=True)  # errors name the image

@@ -34,7 +34,7 @@ class EngineLost(DockerUnavailable):
 
 
 class ImageNotFound(ImagecheckError):
-    """The image is not present on the engine (the suite never pulls)."""
+    """The image is not present on the engine and the run may not pull it (--pull never)."""
 
 
 class ContainerStartError(ImagecheckError):

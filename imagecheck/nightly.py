@@ -6,7 +6,7 @@ dated report folder.
 (`make nightly ARGS="--require-gpu"` runs it.) The images are the --image arguments given
 after `--`, else every image of the images file (--images-file, here or after `--`) that
 is not marked run_by_default: false. It starts pytest with one xdist worker per
-image (each image's checks stay on one worker, see imagecheck.scheduling). On a GPU host
+image (each image's checks stay on one worker, see imagecheck.pytest_plugin.scheduling). On a GPU host
 each worker gets its own share of the GPUs (runtime.gpu.worker_share), so there it runs
 at most one worker per 2 GPUs (the multi-GPU checks need 2; more if an image's
 gpu.min_gpus says so) and the other images wait for a free worker; --workers N overrides
@@ -232,6 +232,7 @@ def finish_report(folder: Path, fingerprints: dict[str, dict], reused: dict, ref
         baseline=None if base is None else BaselineInfo(str(baseline), base.generated, [i.ref for i in base.images]))
     ran_signoff = SignOff.from_json(data) if data is not None else None
     signoff = reuse.combined(ran_signoff, {ref: pair[0] for ref, pair in reused.items()}, refs, base, fallback)
+    writer.copy_sboms(signoff, folder, [folder, *(pair[1].folder for pair in reused.values())])  # reused ones' too
     writer.write(signoff, folder)
     reuse.junit_with_reused(folder / "junit.xml", signoff, list(reused), JUNIT_SUITE)
     blocked = [image.ref for image in signoff.images if image.verdict != "SIGNED OFF"]

@@ -86,6 +86,28 @@ def test_broken_file_is_rejected_with_file_image_and_key(name, fragments):
         assert fragment in message, f"{fragment!r} not in: {message}"
 
 
+@pytest.mark.parametrize("text, fragments", [
+    ("defaults: []\nimages: {}\n", ["defaults: expected a mapping, got a list"]),
+    ("images: false\n", ["images: expected a mapping of image reference to its promises", "the boolean False"]),
+    ('images: ""\n', ["images: expected a mapping of image reference to its promises"]),
+    ("images:\n  example/pytorch:1: 0\n", ["image 'example/pytorch:1': expected a mapping of promises"]),
+    ("images:\n  example/pytorch:1: []\n", ["image 'example/pytorch:1': expected a mapping of promises"]),
+])
+def test_a_section_of_the_wrong_type_is_refused_even_when_it_is_empty(tmp_path, text, fragments):
+    path = tmp_path / "images.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load(path)
+    for fragment in fragments:
+        assert fragment in str(raised.value), str(raised.value)
+
+
+def test_an_image_listed_with_no_promises_of_its_own_gets_the_defaults(tmp_path):
+    path = tmp_path / "images.yaml"
+    path.write_text("defaults:\n  python: '3.11'\nimages:\n  example/pytorch:1:\n")
+    assert load(path).images["example/pytorch:1"].python == "3.11"
+
+
 def test_missing_file_says_how_to_point_at_one(tmp_path):
     with pytest.raises(ConfigError, match="cannot read it.*--images-file"):
         load(tmp_path / "absent.yaml")

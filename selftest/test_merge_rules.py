@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT
-from imagecheck.signoff import cli, writer
+from imagecheck.signoff import writer
 from imagecheck.signoff.merge import MergeRefused, Shard, merge
 from imagecheck.signoff.model import CheckRecord, ImageInfo, ImageReport, Policy, SignOff
+from imagecheck.signoff.requirement import describe
 from imagecheck.signoff.shard import shard_info
 
 REF = "registry.example:5000/pytorch-cuda@sha256:" + "d" * 64
@@ -219,3 +220,11 @@ def test_a_merged_report_is_a_baseline_and_a_merge_takes_one(tmp_path):
     assert [(r["kind"], r["name"], r["effect"]) for r in image["regressions"]] == \
         [("newly_failing", "test_b", "blocks (a required check fails)")]
     assert "## Regressions against the baseline" in (tmp_path / "now" / "report.md").read_text()
+
+
+def test_a_requirement_reads_in_words_with_its_values_or_their_default():
+    assert describe({"kind": "gpus", "wanted": 2, "granted": 1}) == "needs 2 GPU(s), granted 1"
+    assert describe({"kind": "cve_scanner"}) == "needs a CVE scanner on PATH (trivy or grype)"
+    assert describe({"kind": "cve_scanner", "wanted": ["trivy"]}) == "needs a CVE scanner on PATH (trivy)"
+    assert describe({"kind": "bridge_network", "name": None}) == "needs a bridge network to publish ports"
+    assert describe(None, "needs syft\nmore") == "needs syft"

@@ -17,7 +17,7 @@ from imagecheck.rules import package_diff, size_budget, sizes
 from imagecheck.rules.layers import Layer
 from imagecheck.rules.package_diff import Package, PackageChange
 from imagecheck.rules.package_versions import compare
-from imagecheck.signoff import baseline, content, verdict
+from imagecheck.signoff import baseline, content, reuse, verdict
 from imagecheck.signoff import html as report_html
 from imagecheck.signoff import junit as report_junit
 from imagecheck.signoff import markdown as report_md
@@ -239,6 +239,17 @@ def test_a_package_the_versions_already_compare_is_not_named_twice(tmp_path):
     compared = content.compared(old, compared)
     names = [r.name for r in baseline.compare(old, compared, 0.2)]
     assert names.count("torch") == 1 and "torch (python)" not in names
+
+
+def test_a_reused_image_keeps_no_package_diff_of_the_run_it_came_from(tmp_path):
+    old, new = reports(tmp_path)
+    earlier = verdict.judge(content.compared(old, new))
+    assert earlier.content.package_changes and earlier.content.baseline_size_bytes
+    tonight = reuse.carried_over(earlier, None)  # tonight's nightly has no baseline
+    assert tonight.content.package_changes is None and tonight.content.layer_growth is None
+    assert tonight.content.baseline_size_bytes is None and tonight.content.packages == earlier.content.packages
+    again = reuse.carried_over(earlier, SignOff(images=[old]))  # the same baseline: compared again
+    assert again.content.package_changes == earlier.content.package_changes
 
 
 def signed_off_pair(tmp_path) -> SignOff:

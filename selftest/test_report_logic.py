@@ -83,6 +83,16 @@ def test_a_skipped_required_check_blocks_only_under_require_gpu():
                                   "needs 1 GPU(s), this host grants 0"]
 
 
+def test_a_signed_off_development_run_never_says_every_required_check_passed_when_one_could_not_run():
+    skipped = decide([check("test_cuda", "skipped", "needs 1 GPU(s), this host grants 0"), check("test_a", "passed")],
+                     required=[], advisory=[], require_gpu=False)
+    clean = decide([check("test_a", "passed")], required=[], advisory=[], require_gpu=False)
+    page = report_html.render(SignOff(images=[skipped]))
+    assert "Every required check passed" not in page
+    assert "No required check failed; 1 could not run on this host (a release run blocks on them)." in page
+    assert "Every required check passed." in report_html.render(SignOff(images=[clean]))
+
+
 def test_a_listed_required_check_that_did_not_run_blocks():
     decided = decide([check("test_a", "passed")], required=["test_a", "test_cuda_is_available"],
                      advisory=[], require_gpu=False)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from imagecheck.check import could_not_run, fail, record_perf
+from imagecheck.check import could_not_run, explain, fail, record_perf
 from imagecheck.image.host_figure import host_gpu_rates
 from imagecheck.rules import machine_share
 from imagecheck.rules.machine_share import Attempt
@@ -46,6 +46,11 @@ def _judge(image, evidence, figure: str, hint: str) -> None:
         mine, host, why_not = _rates(image, len(attempts) + 1)
         attempts.append(Attempt(mine.get(key), (host or {}).get(key)))
     evidence(f"gpu.{figure}.attempts", [a.as_evidence() for a in attempts])
+    if all(a.container is None for a in attempts):  # the probe ran but gave no figure: the image's fault
+        fail(explain(f"the {what} in {image.ref} gave no figure", expected=f"{key} in {unit}",
+                     observed=f"the probe's result holds {', '.join(sorted(mine)) or 'nothing'}",
+                     where="the gpu_rates probe in the container",
+                     hint="the probe and this check disagree on the figure's name: report it"))
     top = machine_share.best(attempts)
     if attempts[0].container is not None:
         record_perf(evidence, f"gpu.{figure}", "rate", attempts[0].container, perf_unit)

@@ -7,7 +7,6 @@ from imagecheck.check import ImagecheckError, fail, not_applicable
 from imagecheck.image import layers as image_layers
 from imagecheck.rules import size_budget
 from imagecheck.rules.layers import EVIDENCE as LAYERS_EVIDENCE
-from imagecheck.rules.layers import Layer
 from imagecheck.signoff import baseline as baseline_module
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import docker.errors
 import pytest
+import requests.exceptions
 
 from ..errors import DockerUnavailable, ImagecheckError
 from ..image import description, preflight
@@ -37,6 +39,10 @@ def _image_under_test(request: pytest.FixtureRequest):
             state.swept = sweep_leftovers(state.context.client, state.context.identity)
         except DockerUnavailable as error:
             pytest.exit(f"{error}\n  (no check can run without the engine; stopping)", returncode=1)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            pytest.exit(f"the Docker engine stopped answering while leftovers of earlier runs were removed: "
+                        f"{type(error).__name__}: {str(error)[:300]}\n  (no check can run without the engine; "
+                        "stopping)", returncode=1)
     try:
         yield image
     finally:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
+import requests.exceptions
 
 from .. import config as config_module
 from ..errors import ConfigError, ImagecheckError, explain
@@ -222,6 +224,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"  Docker engine {version.get('Version')} (API {version.get('ApiVersion')})")
     except ImagecheckError as error:
         lines.append(f"  Docker engine: unreachable ({str(error).splitlines()[0]})")
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as error:  # answered, then stopped
+        lines.append(f"  Docker engine: not answering ({type(error).__name__}: {str(error)[:200]})")
     gpu = state.context.gpu
     lines.append("  " + gpu.describe())
     if gpu.mode == "none" and gpu.host_gpus:

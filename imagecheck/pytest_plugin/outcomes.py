@@ -14,7 +14,8 @@
   release-run form for the GPU checks: they fail at once, with the same data.
 - Any other skip also counts as "could not run here".
 
-status(): the four outcomes a sign-off knows: passed, failed, not_applicable, could_not_run.
+The four statuses a sign-off knows (passed, failed, not_applicable, could_not_run) are
+named here; signoff/model.status_of gives a record its status.
 """
 from __future__ import annotations
 

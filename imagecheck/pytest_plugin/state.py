@@ -39,7 +39,3 @@ class ImagecheckState:
             spec, _ = self.catalog.spec_for(ref)
             self.images[ref] = ImageUnderTest(ref, spec, self.context)
         return self.images[ref]
-
-
-def state_of(config: pytest.Config) -> ImagecheckState | None:
-    return config.stash.get(STATE, None)

@@ -7,10 +7,6 @@ from typing import Any
 RUN_ID_KEY = "imagecheck_run_id"
 
 
-def is_worker(config: Any) -> bool:
-    return hasattr(config, "workerinput")
-
-
 def worker_input(config: Any) -> dict:
     return getattr(config, "workerinput", None) or {}
 

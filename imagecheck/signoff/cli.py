@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import ImagecheckError, explain
 from . import baseline as baseline_module
 from . import writer
-from .merge import RELEASE_OPTION, Shard, merge
+from .merge import Shard, merge
 from .model import SCHEMA, Run, SignOff
 
 PROGRAM = "imagecheck-signoff"
@@ -67,14 +67,14 @@ def load_shard(folder: str) -> Shard:
         raise InputError(explain(f"shard {folder}: not a folder", expected=expected,
                                  observed="nothing there" if not path.exists() else "a file", where=str(path),
                                  hint=SHARD_HINT))
-    if not report.is_file():
-        found = sorted(p.name for p in path.iterdir())[:8]
-        raise InputError(explain(f"shard {folder}: no report.json", expected=expected,
-                                 observed=f"the folder holds {', '.join(found) or 'nothing'}", where=str(report),
-                                 hint=SHARD_HINT))
     try:
+        if not report.is_file():
+            found = sorted(p.name for p in path.iterdir())[:8]
+            raise InputError(explain(f"shard {folder}: no report.json", expected=expected,
+                                     observed=f"the folder holds {', '.join(found) or 'nothing'}", where=str(report),
+                                     hint=SHARD_HINT))
         data = json.loads(report.read_text(encoding="utf-8"))
-    except OSError as error:
+    except OSError as error:  # a folder or file this user may not read
         raise InputError(explain(f"shard {folder}: cannot read report.json", expected="a readable file",
                                  observed=str(error.strerror or error), where=str(report), hint=SHARD_HINT)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

@@ -136,7 +136,7 @@ def _image_table(signoff: SignOff) -> str:
         info = image.image
         reasons = image.reasons
         why = e(reasons[0]) + (f' <span class="muted">(+{len(reasons) - 1} more)</span>' if len(reasons) > 1 else "") \
-            if reasons else '<span class="muted">all required checks passed</span>'
+            if reasons else f'<span class="muted">{e(image.all_clear())}</span>'
         failed = sum(counts[o] for o in FAILING)
         tally = (f'<span class="badge passed">{counts["passed"]} passed</span> '
                  + (f'<span class="badge failed">{failed} failed</span> ' if failed else "")
@@ -263,7 +263,8 @@ def _image(index: int, image: ImageReport, shards: list[ShardInfo] | None) -> st
     if image.reasons:
         out.append('<ol class="reasons">' + "".join(f"<li>{e(r)}</li>" for r in image.reasons) + "</ol>")
     else:
-        out.append('<p class="ok-line">Every required check passed.</p>')
+        clear = image.all_clear()
+        out.append(f'<p class="ok-line">{e(clear[0].upper() + clear[1:])}.</p>')
     if image.regressions:
         out.append("<h3>Regressions</h3><ul>" + "".join(f"<li>{e(r.summary)}</li>" for r in image.regressions)
                    + "</ul>")

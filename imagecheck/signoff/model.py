@@ -4,7 +4,8 @@ sign-off (and, for a fleet sign-off, the shards it merged).
 Every renderer (HTML, Markdown, JSON, JUnit) reads these objects; to_json()/from_json()
 write and read report.json (schema imagecheck.signoff/1), which `--baseline` and the
 merge read back. from_json() accepts reports written before a key was added (it fills in
-what is missing), and keeps keys it does not know, so a newer writer's additions survive.
+what is missing); an image's report and its image section keep keys they do not know
+(`extra`), so a newer writer's additions there survive; other records drop them.
 
 Outcome buckets, defined here only:
 - OUTCOMES: what pytest's phases make of a check (records.py): passed, failed, error,
@@ -12,7 +13,7 @@ Outcome buckets, defined here only:
 - FAILING (failed, error): a required check in it blocks the image;
 - SHOWN_AS_FAILED, SHOWN_AS_SKIPPED: how the pages group the checks (an unexpected pass
   is shown with the failures: it needs a reader's eyes, but it judged nothing wrong);
-- STATUSES: the four outcomes a machine can merge: passed (ran, nothing wrong), failed,
+- the four statuses a machine can merge (status_of): passed (ran, nothing wrong), failed,
   not_applicable (the image promises nothing it could judge), could_not_run (this host
   lacks something: `requirement` says what, as data).
 """
@@ -34,7 +35,6 @@ FAILING = ("failed", "error")
 SHOWN_AS_FAILED = ("failed", "error", "xpassed")
 SHOWN_AS_SKIPPED = ("skipped", "xfailed")
 SHOWN_AS_PASSED = ("passed",)
-STATUSES = (PASSED, FAILED, NOT_APPLICABLE_STATUS, COULD_NOT_RUN)
 # the order checks are listed in: what needs a reader's eyes first
 LISTING_ORDER = {"failed": 0, "error": 0, "xpassed": 1, "skipped": 2, "xfailed": 3, "passed": 4}
 
@@ -143,7 +143,7 @@ class CheckRecord:
 class Regression:
     """A difference from the baseline report; `effect` is decided with the verdict."""
 
-    kind: str               # version, newly_failing, newly_skipped, not_run, perf
+    kind: str               # version, newly_failing, newly_skipped, not_run, perf, package
     name: str
     baseline: Any
     current: Any
@@ -373,6 +373,17 @@ class ImageReport:
     def __post_init__(self) -> None:
         if self.judged is None and self.image is not None:
             self.judged = (self.image.repo_digests or [None])[0] or self.image.id
+
+    @property
+    def required_not_run(self) -> int:
+        """How many required checks could not run on this host (a release run blocks on them)."""
+        return sum(1 for check in self.checks if check.required and check.status == COULD_NOT_RUN)
+
+    def all_clear(self) -> str:
+        """What an image with no reason to block can say of its required checks."""
+        missing = self.required_not_run
+        return "every required check passed" if not missing else \
+            f"no required check failed; {missing} could not run on this host (a release run blocks on them)"
 
     @property
     def counts(self) -> dict[str, int]:

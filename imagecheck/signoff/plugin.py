@@ -32,7 +32,6 @@ from . import writer
 from .model import BaselineInfo, CollectionError, Run, SignOff
 from .shard import shard_info
 
-SCHEMA = baseline_module.SCHEMA
 FILES = writer.FILES
 
 

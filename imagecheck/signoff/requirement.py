@@ -16,6 +16,9 @@ KINDS = {
 
 
 def _value(value: Any) -> str:
+    """A requirement's value in words ('' for none)."""
+    if value is None:
+        return ""
     return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
@@ -31,5 +34,5 @@ def describe(requirement: dict | None, message: str = "") -> str:
     if kind == "host":
         problems = requirement.get("problems") or []
         return "the host cannot run the image's CUDA: " + ("; ".join(map(str, problems)) or "see the check")
-    others = ", ".join(f"{k} {_value(v)}" for k, v in requirement.items() if k != "kind")
+    others = ", ".join(f"{k} {_value(v)}" for k, v in requirement.items() if k != "kind" and v is not None)
     return KINDS.get(kind, f"needs {kind}") + (f" ({others})" if others else "")

@@ -182,7 +182,9 @@ def carried_over(image: ImageReport, baseline: SignOff | None) -> ImageReport:
     from .assemble import judge_with_baseline  # the verdict's module, loaded only when reusing
     from .verdict import DEVELOPMENT
 
-    fresh = dataclasses.replace(image, regressions=[], baseline_ref=None)
+    content = image.content and dataclasses.replace(image.content, package_changes=None, layer_growth=None,
+                                                    baseline_size_bytes=None)  # the earlier run's comparison
+    fresh = dataclasses.replace(image, regressions=[], baseline_ref=None, content=content)
     return judge_with_baseline(fresh, baseline=baseline, mode=DEVELOPMENT)
 
 

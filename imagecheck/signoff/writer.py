@@ -35,8 +35,11 @@ def write(signoff: SignOff, folder: Path, *, junit: bool = False) -> list[Path]:
     for name, text in contents(signoff, junit=junit).items():
         path = folder / name
         tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        finally:  # a full disk leaves the earlier file, never a half-written one beside it
+            tmp.unlink(missing_ok=True)
         written.append(path)
     return written
 
