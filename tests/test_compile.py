@@ -4,36 +4,28 @@ built them (no silent fallback to eager); compile time and speedup are evidence.
 
 On a host that grants a GPU it runs the image's `compile.gpu_models` on CUDA; on a CPU
 host, its shorter `compile.cpu_models` on CPU, so CI exercises it in minutes. The models
-compile in parallel processes where the host has the cores (rules/compile_plan.py); their
-eager and compiled timings are taken one model at a time, with nothing else running in the
-container, so the speedups stay honest. A compile time taken beside other compiles says so.
+compile in parallel processes where the host has the cores (rules/compile_plan.py), begun
+beside the facts probe while the image's other checks run (image/compile_run.py); their
+eager and compiled timings are taken one model at a time once the image's other work has
+ended, so the speedups stay honest. Compile times are measured beside other work.
 """
-import json
-import os
-
 import pytest
 
 from imagecheck.check import ImagecheckError, fail, not_applicable, record_perf
-from imagecheck.rules import compile_plan
+from imagecheck.image import compile_run
 from imagecheck.rules.toolchain import explain_missing
 
 
 def _compile(image, evidence, device: str, models: list[str]) -> None:
-    spec = image.spec.compile
     if not models:
         not_applicable(f"images.yaml lists no compile.{device.replace('cuda', 'gpu')}_models for {image.ref}")
     failures, results = [], {}
     shared = device == "cuda" and image.gpu.shared  # another xdist worker uses the same GPU
-    image.quiet()  # the image's background work ends before anything is timed
-    plan = compile_plan.plan(len(models), os.cpu_count() or 1)
-    evidence(f"compile.{device}.plan", plan.describe())
-    args = {"models": models, "device": device, "batch_size": spec.batch_size, "parallel": plan.parallel,
-            "compile_threads": plan.compile_threads, "steady_iterations": spec.steady_iterations,
-            "atol": spec.atol, "rtol": spec.rtol}
     try:
-        every = image.probe("compile_models", json.dumps(args), timeout=image.spec.timeouts.compile).data
+        run, every = compile_run.result(image)  # timed once the image's background work has ended
     except ImagecheckError as error:
         fail(f"torch.compile of {', '.join(models)} could not run in {image.ref}: {error}")
+    evidence(f"compile.{device}.plan", run.plan.describe())
     for model in models:
         result = every["models"].get(model) or {"ok": False, "stage": "start", "error": "no result"}
         results[model] = result
@@ -88,6 +80,8 @@ def _judge(image, device: str, model: str, result: dict) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.measures
+@pytest.mark.compiles  # the compiles begin beside the facts probe (image/companions.py)
 def test_compiled_models_match_eager_on_cpu(image, evidence):
     if image.gpu.granted:
         not_applicable(f"this host grants {image.gpu.granted} GPU(s): torch.compile is checked on CUDA "
@@ -97,6 +91,8 @@ def test_compiled_models_match_eager_on_cpu(image, evidence):
 
 @pytest.mark.gpu
 @pytest.mark.slow
+@pytest.mark.measures
+@pytest.mark.compiles  # the compiles begin beside the facts probe (image/companions.py)
 def test_compiled_models_match_eager_on_cuda(image, evidence, require_gpus):
     require_gpus(1)
     _compile(image, evidence, "cuda", image.spec.compile.gpu_models)

@@ -8,7 +8,7 @@ from imagecheck.image.ddp_runs import DistributedRuns
 from imagecheck.rules import ddp_results, machine_share, nccl_transport
 from imagecheck.rules.ddp_plan import bus_bandwidth_gbps
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.measures]
 
 
 @pytest.fixture

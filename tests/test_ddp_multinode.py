@@ -8,7 +8,7 @@ from imagecheck.check import could_not_run, record_perf
 from imagecheck.image.ddp_runs import DistributedRuns
 from imagecheck.rules import ddp_results, machine_share, nccl_transport
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.measures]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from imagecheck.image.host_figure import host_gpu_rates
 from imagecheck.rules import machine_share
 from imagecheck.rules.machine_share import Attempt
 
-pytestmark = [pytest.mark.gpu, pytest.mark.slow]
+pytestmark = [pytest.mark.gpu, pytest.mark.slow, pytest.mark.measures]
 
 ARGS = json.dumps({"matmul_size": 8192, "matmul_runs": 10, "copy_bytes": 1 << 30, "copy_runs": 10, "warmup": 3})
 # figure -> (the probe's key, its unit as perf keys write it, as messages write it, what was timed)

@@ -18,6 +18,7 @@ def sbom_folder(request, tmp_path_factory) -> Path:
     return Path(chosen) if chosen else tmp_path_factory.mktemp("sbom")
 
 
+@pytest.mark.sbom  # syft makes it beside the facts probe (image/companions.py), once per image
 def test_sbom_lists_every_python_distribution(image, facts, evidence, progress, sbom_folder):
     with progress.step("SBOM with syft (CycloneDX and SPDX)"):
         try:

@@ -27,7 +27,7 @@ REPEATED = "(the first attempt failed; later checks report the same)"
 class OncePerImage:
     """Values made once per key; a failure is kept and repeated (see the module docstring)."""
 
-    def __init__(self, owner: str, background_workers: int = 2) -> None:
+    def __init__(self, owner: str, background_workers: int = 8) -> None:
         self.owner = owner
         self._workers = background_workers
         self._entries: dict[Hashable, Future] = {}
@@ -63,6 +63,17 @@ class OncePerImage:
         if future is None:
             raise KeyError(f"{key!r} was never started for {self.owner}")  # a defect in the suite
         return self._result(key, future)
+
+    def started(self, key: Hashable) -> bool:
+        """Whether making the value of key began (in this thread or the background)."""
+        with self._lock:
+            return key in self._entries
+
+    def finished(self, key: Hashable) -> bool:
+        """Whether making the value of key ended, well or not."""
+        with self._lock:
+            future = self._entries.get(key)
+        return future is not None and future.done()
 
     def done(self, key: Hashable) -> bool:
         """Whether the value of key is made and did not fail."""

@@ -5,6 +5,8 @@
 - in a cache keyed by the image ID, the image reference and syft's version
   (`~/.cache/imagecheck/sbom/`, or under XDG_CACHE_HOME), so the same image costs one
   scan however many runs judge it, and its SBOM keeps the same digest.
+The scan starts beside the facts probe when the run selects the SBOM check (a companion:
+image/companions.py), so its minutes overlap the other checks.
 The Debian and Python packages come from the CycloneDX file (rules/package_diff.py).
 """
 from __future__ import annotations
@@ -18,11 +20,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ImagecheckError, explain
 from ..rules.package_diff import Package, counts, from_cyclonedx
 from ..runtime import syft
-from .under_test import ImageUnderTest
+
+if TYPE_CHECKING:
+    from .under_test import ImageUnderTest
 
 FOLDER = "sbom"
 SUFFIXES = {"cyclonedx": "cdx.json", "spdx": "spdx.json"}
@@ -58,12 +63,32 @@ def file_stem(ref: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", ref).strip("_") or "image"
 
 
-def make(image: ImageUnderTest, folder: Path) -> Sbom:
+def make(image: "ImageUnderTest", folder: Path) -> Sbom:
     """The image's SBOM in folder/sbom/, made once per image (and per image ID, ever)."""
     return image.shared("sbom", lambda: _make(image, folder))
 
 
-def _make(image: ImageUnderTest, folder: Path) -> Sbom:
+SCAN = "sbom-scan"
+
+
+@dataclass
+class _Scan:
+    """The scan's files (in the cache, or in a scratch folder of this run when the cache
+    cannot be written), the tool, and whether the cache already held them."""
+
+    folder: Path
+    tool: str
+    cached: bool
+    seconds: float
+    scratch: Path | None
+
+
+def start(image: "ImageUnderTest") -> None:
+    """Begin the scan in the background (once per image): the SBOM check's companion."""
+    image.memo.start(SCAN, lambda: _scan_once(image))
+
+
+def _scan_once(image: "ImageUnderTest") -> _Scan:
     started = time.monotonic()
     program = syft.binary()
     tool = f"syft {syft.version(program)}"
@@ -75,17 +100,30 @@ def _make(image: ImageUnderTest, folder: Path) -> Sbom:
         root.mkdir(parents=True, exist_ok=True)
     except OSError:  # no cache here: a folder of this scan's own, removed once copied
         root = scratch = Path(tempfile.mkdtemp(prefix="imagecheck-sbom-"))
-    try:
-        cached_folder = root / key
-        cached = all((cached_folder / f"{name}.json").is_file() for name in SUFFIXES)
-        if not cached:
+    cached_folder = root / key
+    cached = all((cached_folder / f"{name}.json").is_file() for name in SUFFIXES)
+    if not cached:
+        try:
             _scan(program, image_id, image.ref, cached_folder, image.spec.timeouts.probe)
-        files = _copy_into(cached_folder, folder / FOLDER, image.ref)
+        except BaseException:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
+    return _Scan(cached_folder, tool, cached, time.monotonic() - started, scratch)
+
+
+def _make(image: "ImageUnderTest", folder: Path) -> Sbom:
+    started = time.monotonic()
+    start(image)  # begun beside the facts probe when the run selected this check; else now
+    scan = image.memo.result(SCAN)
+    try:
+        files = _copy_into(scan.folder, folder / FOLDER, image.ref)
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if scan.scratch is not None:
+            shutil.rmtree(scan.scratch, ignore_errors=True)
     packages = read_packages(folder / files[0]["file"])
-    return Sbom(files, packages, tool, round(time.monotonic() - started, 1), cached, folder)
+    return Sbom(files, packages, scan.tool, round(max(scan.seconds, time.monotonic() - started), 1), scan.cached,
+                folder)
 
 
 def _copy_into(source: Path, target: Path, ref: str) -> list[dict]:

@@ -42,6 +42,10 @@ MARKERS = (
     "filesystem_walk: reads the root filesystem walk, which then runs beside the facts probe",
     "derived_image: reads the derived image, which is then built beside the facts probe",
     "arbitrary_uid: reads the run under an arbitrary uid, which then runs beside the facts probe",
+    "sbom: reads the image's SBOM, which syft then makes beside the facts probe",
+    "dataloader: reads the DataLoader runs, which then begin beside the facts probe",
+    "compiles: reads torch.compile of the image's models, which then begins beside the facts probe",
+    "measures: takes a figure that needs the machine quiet; runs after the image's other checks",
 )
 
 
@@ -239,7 +243,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Each image's checks that only read the facts first (its companions run in the
-    background meanwhile), then the rest in their modules' order; images in --image order."""
+    background meanwhile), then the rest in their modules' order, and last those that
+    measure a figure (`measures`: they wait for the background work to end, which by then
+    has overlapped the others); images in --image order."""
     state = config.stash.get(STATE, None)
     if state is None:
         return
@@ -248,7 +254,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     def key(item: pytest.Item) -> tuple[int, int, int]:
         ref = image_ref(item)
-        return (order.get(ref, -1), 0 if item.get_closest_marker("facts") else 1, position[id(item)])
+        tier = 0 if item.get_closest_marker("facts") else 2 if item.get_closest_marker("measures") else 1
+        return (order.get(ref, -1), tier, position[id(item)])
 
     items.sort(key=key)
 
