@@ -1,4 +1,4 @@
-"""Every container the suite starts is removed: after a passing run, a failing run, Ctrl-C,
+"""Every container the suite starts is removed: after a passing run, a failing run, Ctrl-C (also while work goes on in the background),
 SIGTERM and a failed start; a crashed run's leftovers are swept by the next run. Bad
 environments (image absent, engine down, no python, a container that exits, a command
 that hangs) give a clear message, not a traceback. Real Docker, real images."""
@@ -69,6 +69,36 @@ def test_interrupted_run_removes_its_containers(tmp_path, docker_client, fixture
     output = "".join(path.read_text() for path in sorted(tmp_path.glob("std*-*.txt")))
     assert code == 2, f"expected pytest's 'interrupted' exit code 2, got {code}:\n{output[-2000:]}"
     assert labelled_containers(docker_client, pid=str(child.pid)) == []
+
+
+def syft_scans_of(image_id: str) -> list[str]:
+    """The syft scans of that image still running on this machine (their command lines)."""
+    found = subprocess.run(["pgrep", "-af", f"scan docker:{image_id}"], capture_output=True, text=True, timeout=30)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+
+
+def test_an_interrupt_stops_the_work_in_the_background_and_leaves_nothing(tmp_path, docker_client, fixture_image):
+    fixture_image(REFERENCE)
+    image_id = docker_client.images.get(REFERENCE).id
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # no SBOM made yet: syft scans for minutes
+    child = start_inner(tmp_path, "--image", REFERENCE, env=env,
+                        tests=("tests/test_versions.py", "tests/test_sbom.py", "tests/test_dataloader.py",
+                               "tests/test_derived_image.py", "tests/test_compile.py")).process
+    try:
+        wait_for_probe_container(docker_client, child.pid)
+        deadline = time.monotonic() + 120
+        while not syft_scans_of(image_id):  # the SBOM, the compiles and the DataLoader run beside the facts
+            assert time.monotonic() < deadline, "the SBOM scan never began beside the facts probe"
+            time.sleep(0.2)
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=90)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    output = "".join(path.read_text() for path in sorted(tmp_path.glob("std*-*.txt")))
+    assert code == 2, f"expected pytest's 'interrupted' exit code 2, got {code}:\n{output[-2000:]}"
+    assert labelled_containers(docker_client, pid=str(child.pid)) == []
+    assert syft_scans_of(image_id) == [], "a scan begun in the background outlived the run"
 
 
 def test_crashed_run_is_swept_by_the_next_run(tmp_path, run_suite, docker_client, fixture_image):

@@ -25,7 +25,7 @@ from ..rules import image_reference
 from ..runtime import container as container_runtime
 from ..runtime import engine
 from ..runtime import gpu as gpu_runtime
-from ..runtime import registry
+from ..runtime import registry, syft
 from ..runtime.lifecycle import RunIdentity, new_run_id
 from ..signoff import plugin as signoff_plugin
 from . import progress as progress_module
@@ -186,7 +186,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         except Exception as error:  # noqa: BLE001 - at the very end: say it, never an internal error
             config.get_terminal_writer().line(f"imagecheck: could not remove every container of {image.ref}: "
                                               f"{str(error).splitlines()[0]} (the next run's sweep removes them)")
-    container_runtime.remove_all_live()
+    syft.stop_all()
+    container_runtime.end_of_run()
     state.sigterm.uninstall()
     signoff_plugin.unconfigure(config)
     progress_module.uninstall(config)
@@ -322,5 +323,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_keyboard_interrupt(excinfo) -> None:
-    """Ctrl-C or SIGTERM: remove every container now, before anything else can hang."""
-    container_runtime.remove_all_live()
+    """Ctrl-C or SIGTERM: stop the work in the background and remove every container now,
+    before anything else can hang (no container is started after this)."""
+    syft.stop_all()
+    container_runtime.end_of_run()

@@ -25,6 +25,7 @@ from .target import BoundedOutput, ExecResult, last_lines, show_command
 # Containers this process started and has not removed yet, by id.
 LIVE: dict[str, "Container"] = {}
 _LIVE_LOCK = threading.Lock()
+_ENDING = False  # set by end_of_run(): no container is created after it
 
 _PID_MARKER = "imagecheck-exec-pid="
 # Wrap a command so its pid (in the container's namespace) is known and a time-out can
@@ -70,6 +71,7 @@ class Container:
 
     def create(self) -> None:
         refuse_unsafe(self.run_options)
+        _refuse_when_ending(self.image)
         kwargs: dict[str, Any] = dict(labels=self.labels, detach=True, environment=self.environment,
                                       init=self.init or None, **self.run_options)
         if self.entrypoint is not None:
@@ -88,7 +90,14 @@ class Container:
                 f"could not create a container of {self.image}", observed=api_message(error),
                 hint="check the run options in images.yaml and the GPU access mode")) from None
         with _LIVE_LOCK:
-            LIVE[self._container.id] = self
+            ending = _ENDING
+            if not ending:
+                LIVE[self._container.id] = self
+        if ending:  # created while the run ended (work in the background): it goes at once
+            made, self._container = self._container, None
+            with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+                made.remove(force=True, v=True)
+            _refuse_when_ending(self.image)
 
     def start(self) -> None:
         """Start the created container; if it fails or exits at once, remove it and say why."""
@@ -286,6 +295,23 @@ def refuse_unsafe(options: dict[str, Any]) -> None:
         + [str(v).split(":")[0] for v in (volumes if isinstance(volumes, list) else [])]
     if any(name in str(source) for source in sources for name in DOCKER_SOCKETS):
         raise ValueError("the suite never mounts the Docker engine's socket into a container")  # a defect
+
+
+def end_of_run() -> int:
+    """The run is ending (its end, Ctrl-C, SIGTERM): refuse every new container from now on
+    (work still going on in the background may ask for one), then remove every container
+    this process holds; how many there were."""
+    global _ENDING
+    with _LIVE_LOCK:
+        _ENDING = True
+    return remove_all_live()
+
+
+def _refuse_when_ending(image: str) -> None:
+    if _ENDING:
+        raise ContainerStartError(explain(f"no new container of {image}: the run is ending",
+                                          hint="it was interrupted, or its checks ended while work in the "
+                                               "background still went on"))
 
 
 def remove_all_live() -> int:

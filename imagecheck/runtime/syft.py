@@ -9,15 +9,20 @@ machine the 6 GB reference takes about two minutes, most of it the engine's save
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 from ..errors import ImagecheckError, explain
 
+# scans running now (stop_all() kills them when the run ends)
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
 # syft's names of the formats the sign-off keeps
 FORMATS = {"cyclonedx": "cyclonedx-json", "spdx": "spdx-json"}
 
@@ -72,20 +77,40 @@ def scan(program: str, image_id: str, outputs: dict[str, Path], *, name: str, ti
     for key, path in outputs.items():
         command += ["--output", f"{FORMATS[key]}={path}"]
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_environment())
-    except subprocess.TimeoutExpired as error:
-        raise SyftFailed(explain(f"syft ran past its {timeout:.0f} s limit on {name}",
-                                 observed="last words: " + _tail(error.stderr),
-                                 hint="raise timeouts.probe in images.yaml (syft reads every layer of the image)")) \
-            from None
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=_environment())
     except OSError as error:
         raise SyftUnavailable(f"the syft binary {program} does not run: {error}") from None
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+        raise SyftFailed(explain(f"syft ran past its {timeout:.0f} s limit on {name}",
+                                 observed="last words: " + _tail(stderr),
+                                 hint="raise timeouts.probe in images.yaml (syft reads every layer of the image)")) \
+            from None
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
     if proc.returncode != 0 or not all(path.is_file() for path in outputs.values()):
         raise SyftFailed(explain(f"syft could not make the SBOM of {name}",
                                  expected="exit code 0 and the SBOM files",
-                                 observed=f"exit code {proc.returncode}: {_tail(proc.stderr or proc.stdout)}",
+                                 observed=f"exit code {proc.returncode}: {_tail(stderr or stdout)}",
                                  hint="check that the engine still holds the image and the temporary folder has "
                                       "room for a copy of it"))
+
+
+def stop_all() -> None:
+    """Kill every scan still running (the run is ending: a scan in the background must not
+    outlive it; the check waiting for it reports the kill)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        with contextlib.suppress(OSError):
+            proc.kill()
 
 
 def _tail(text: str | bytes | None, lines: int = 6) -> str:
