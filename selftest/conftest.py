@@ -2,12 +2,21 @@
 subprocess) against real Docker and the fixture images."""
 from __future__ import annotations
 
+import signal
+
 import docker
 import pytest
 
 from helpers import SuiteRun, run_inner
 
 pytest_plugins = ["pytester"]
+
+# A CI job started in the background inherits SIGINT ignored, and so would every inner run:
+# Ctrl-C would then not reach them. The self-tests interrupt inner runs as a user's Ctrl-C
+# does, so Ctrl-C gets its default meaning back (a handled signal is reset at exec, an
+# ignored one is not).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
