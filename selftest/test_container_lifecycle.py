@@ -55,12 +55,16 @@ def test_failing_run_leaves_no_container(run_suite, docker_client, fixture_image
     assert created and still_present(docker_client, created) == []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupted_run_removes_its_containers(tmp_path, docker_client, fixture_image, signum):
-    fixture_image(REFERENCE)
-    child = start_suite(tmp_path, "--image", REFERENCE)
+def interrupt_when_ready(tmp_path, docker_client, child: subprocess.Popen, signum: int,
+                        ready=lambda: True) -> None:
+    """Send signum once the child has a running probe container and ready() holds; the child
+    must end as pytest's 'interrupted' (exit code 2) within 90 s, leaving no container."""
     try:
         wait_for_probe_container(docker_client, child.pid)
+        deadline = time.monotonic() + 120
+        while not ready():
+            assert time.monotonic() < deadline, "the run never reached the state to interrupt it in"
+            time.sleep(0.2)
         child.send_signal(signum)
         code = child.wait(timeout=90)
     finally:
@@ -69,6 +73,12 @@ def test_interrupted_run_removes_its_containers(tmp_path, docker_client, fixture
     output = "".join(path.read_text() for path in sorted(tmp_path.glob("std*-*.txt")))
     assert code == 2, f"expected pytest's 'interrupted' exit code 2, got {code}:\n{output[-2000:]}"
     assert labelled_containers(docker_client, pid=str(child.pid)) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_removes_its_containers(tmp_path, docker_client, fixture_image, signum):
+    fixture_image(REFERENCE)
+    interrupt_when_ready(tmp_path, docker_client, start_suite(tmp_path, "--image", REFERENCE), signum)
 
 
 def syft_scans_of(image_id: str) -> list[str]:
@@ -84,20 +94,8 @@ def test_an_interrupt_stops_the_work_in_the_background_and_leaves_nothing(tmp_pa
     child = start_inner(tmp_path, "--image", REFERENCE, env=env,
                         tests=("tests/test_versions.py", "tests/test_sbom.py", "tests/test_dataloader.py",
                                "tests/test_derived_image.py", "tests/test_compile.py")).process
-    try:
-        wait_for_probe_container(docker_client, child.pid)
-        deadline = time.monotonic() + 120
-        while not syft_scans_of(image_id):  # the SBOM, the compiles and the DataLoader run beside the facts
-            assert time.monotonic() < deadline, "the SBOM scan never began beside the facts probe"
-            time.sleep(0.2)
-        child.send_signal(signal.SIGINT)
-        code = child.wait(timeout=90)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-    output = "".join(path.read_text() for path in sorted(tmp_path.glob("std*-*.txt")))
-    assert code == 2, f"expected pytest's 'interrupted' exit code 2, got {code}:\n{output[-2000:]}"
-    assert labelled_containers(docker_client, pid=str(child.pid)) == []
+    # interrupted while the SBOM scan (begun beside the facts, as the compiles and the DataLoader) runs
+    interrupt_when_ready(tmp_path, docker_client, child, signal.SIGINT, ready=lambda: bool(syft_scans_of(image_id)))
     assert syft_scans_of(image_id) == [], "a scan begun in the background outlived the run"
 
 
