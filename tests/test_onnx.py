@@ -1,15 +1,16 @@
 """ONNX export of a torchvision model at the opset images.yaml promises (for TensorRT)."""
-import json
+import pytest
 
 from imagecheck.check import not_applicable
+from imagecheck.image import onnx_run
 
 
+@pytest.mark.onnx  # the export begins beside the facts probe (image/companions.py), once per image
 def test_torchvision_model_exports_to_onnx_at_the_promised_opset(image, evidence):
     promise = image.spec.onnx
     if promise.opset is None:
         not_applicable(f"images.yaml promises no ONNX export for {image.ref} (onnx.opset is not set)")
-    args = {"model": promise.model, "opset": promise.opset}
-    result = image.probe("onnx_export", json.dumps(args), timeout=image.spec.timeouts.probe).data
+    result = onnx_run.result(image)
     evidence("onnx", {k: result.get(k) for k in ("opsets", "bytes", "export_seconds", "exporter", "checker",
                                                  "onnxruntime", "error")})
     assert result.get("ok"), (

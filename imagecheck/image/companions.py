@@ -1,7 +1,7 @@
 """Companions: work that starts beside the facts probe, in the background, each once per
 image: probes of other read-only facts (the root filesystem walk), the heavy work no
-figure is measured on (the derived image, the run under an arbitrary uid, the SBOM, the
-DataLoader runs), and the compiles, whose timings wait for quiet(). One table, by
+figure is judged on (the derived image, the run under an arbitrary uid, the SBOM, the
+DataLoader runs, the ONNX export), and the compiles, whose timings wait for quiet(). One table, by
 the marker that the checks needing them carry; the plugin tells each image which markers
 its selected checks carry (ImageUnderTest.companions), so a run that selects none of them
 starts none. A check that measures performance (marked `measures`, and so run after the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from . import arbitrary_uid, compile_run, dataloader_runs, derived, filesystem_walk, sbom
+from . import arbitrary_uid, compile_run, dataloader_runs, derived, filesystem_walk, onnx_run, sbom
 
 if TYPE_CHECKING:
     from .under_test import ImageUnderTest
@@ -22,9 +22,11 @@ FACT_COMPANIONS: dict[str, Callable[["ImageUnderTest"], None]] = {  # started in
     "dataloader": dataloader_runs.start,        # the DataLoader with and without the documented options
     "derived_image": derived.start,             # FROM the image, pip install one wheel, commit
     "arbitrary_uid": arbitrary_uid.start,       # the image's entrypoint under --user 12345:0
+    "onnx": onnx_run.start,                     # torch.onnx.export at the promised opset
     "sbom": sbom.start,                         # syft reads the image through the engine (minutes, first time)
 }
-BACKGROUND_KEYS = (("probe", "filesystem"), dataloader_runs.RUNS, derived.BUILT, arbitrary_uid.RUN, sbom.SCAN)
+BACKGROUND_KEYS = (("probe", "filesystem"), dataloader_runs.RUNS, derived.BUILT, arbitrary_uid.RUN, onnx_run.RUN,
+                   sbom.SCAN)
 
 
 def start(image: "ImageUnderTest", markers: set[str]) -> None:

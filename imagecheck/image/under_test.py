@@ -46,6 +46,7 @@ class ImageUnderTest:
         self.spec = spec
         self.context = context
         self.companions: set[str] = set()  # markers of the fact companions its checks need
+        self.reads_facts = False  # whether a selected check reads the facts (begin() starts their probe)
         self.containers_started = 0
         self.torch_imports = 0
         self.memo = OncePerImage(ref)
@@ -207,13 +208,24 @@ class ImageUnderTest:
             self.start_probe(key, name, *args, user=user, timeout=timeout)
         return self.memo.result(("probe", key))
 
+    def begin(self) -> None:
+        """As the image's first check begins: start, in the background, the facts probe (when
+        a selected check reads the facts) and the companions its checks need, so they run
+        while the checks that need neither (its services) take their turn."""
+        if self.reads_facts:
+            self._start_facts()
+        companions.start(self, self.companions)
+
     def facts(self) -> Facts:
         """Every read-only fact, from one `facts` probe run per image; the fact companions
         this image's checks need start beside it."""
         if not self.memo.done(("probe", "facts")):
-            self.start_probe("facts", "facts", json.dumps({"extra_modules": list(self.spec.extra_modules)}))
+            self._start_facts()
             companions.start(self, self.companions)
         return Facts(self.probe_result("facts").data)
+
+    def _start_facts(self) -> None:
+        self.start_probe("facts", "facts", json.dumps({"extra_modules": list(self.spec.extra_modules)}))
 
     def logs(self, tail: int = 60) -> str:
         """The last log lines of every container of this image still running."""

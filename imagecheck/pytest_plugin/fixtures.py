@@ -64,6 +64,7 @@ def image(_image_under_test: ImageUnderTest) -> ImageUnderTest:
         _image_under_test.docker_image
     except ImagecheckError as error:  # an absent image: every check errors with the hint
         fail(str(error))
+    _image_under_test.begin()  # the facts probe and the companions, in the background
     return _image_under_test
 
 

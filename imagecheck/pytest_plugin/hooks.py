@@ -30,6 +30,7 @@ from ..runtime.lifecycle import RunIdentity, new_run_id
 from ..signoff import plugin as signoff_plugin
 from . import progress as progress_module
 from .items import IMAGE_PARAM, image_ref
+from .order import tier
 from .outcomes import fail
 from .state import STATE, ImagecheckState
 from .xdist import RUN_ID_KEY, controller_run_id, worker_count, worker_id
@@ -45,6 +46,7 @@ MARKERS = (
     "sbom: reads the image's SBOM, which syft then makes beside the facts probe",
     "dataloader: reads the DataLoader runs, which then begin beside the facts probe",
     "compiles: reads torch.compile of the image's models, which then begins beside the facts probe",
+    "onnx: reads the ONNX export of the image's model, which then begins beside the facts probe",
     "measures: takes a figure that needs the machine quiet; runs after the image's other checks",
 )
 
@@ -243,10 +245,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each image's checks that only read the facts first (its companions run in the
-    background meanwhile), then the rest in their modules' order, and last those that
-    measure a figure (`measures`: they wait for the background work to end, which by then
-    has overlapped the others); images in --image order."""
+    """Each image's checks in the order of pytest_plugin/order.py (its services first, while
+    its background work runs; those that measure a figure last); images in --image order."""
     state = config.stash.get(STATE, None)
     if state is None:
         return
@@ -254,16 +254,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     position = {id(item): index for index, item in enumerate(items)}
 
     def key(item: pytest.Item) -> tuple[int, int, int]:
-        ref = image_ref(item)
-        tier = 0 if item.get_closest_marker("facts") else 2 if item.get_closest_marker("measures") else 1
-        return (order.get(ref, -1), tier, position[id(item)])
+        return (order.get(image_ref(item), -1), tier(mark.name for mark in item.iter_markers()), position[id(item)])
 
     items.sort(key=key)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Tell each image which fact companions its selected checks need, so they start beside
-    its facts probe (and not at all when no selected check needs them)."""
+    """Tell each image which fact companions its selected checks need and whether one reads
+    the facts, so that image.begin() starts those (and only those) as its first check begins."""
     state = session.config.stash.get(STATE, None)
     if state is None:
         return
@@ -272,6 +270,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if ref is not None:
             wanted = {marker for marker in FACT_COMPANIONS if item.get_closest_marker(marker)}
             state.image(ref).companions |= wanted
+            state.image(ref).reads_facts |= item.get_closest_marker("facts") is not None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
