@@ -210,8 +210,8 @@ class ImageUnderTest:
 
     def begin(self) -> None:
         """As the image's first check begins: start, in the background, the facts probe (when
-        a selected check reads the facts) and the companions its checks need, so they run
-        while the checks that need neither (its services) take their turn."""
+        a selected check reads the facts) and every companion its selected checks need, so
+        all of it runs at once whichever check comes first."""
         if self.reads_facts:
             self._start_facts()
         companions.start(self, self.companions)

@@ -245,7 +245,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each image's checks in the order of pytest_plugin/order.py (its services first, while
+    """Each image's checks in the order of pytest_plugin/order.py (the fact checks first, while
     its background work runs; those that measure a figure last); images in --image order."""
     state = config.stash.get(STATE, None)
     if state is None:
