@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,7 +25,10 @@ import docker
 import docker.errors
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_LIMIT = 1800  # seconds: the whole suite on one image takes minutes; past this, something hangs
+sys.path.insert(0, str(ROOT / "bench"))
+
+from overhead import load, timed  # noqa: E402
+
 POLL = 0.2
 
 
@@ -64,9 +66,9 @@ class ContainerCpu:
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
-        self.last: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}  # by container id: the last figure read
         self.role: dict[str, str] = {}
-        self.unreadable = 0
+        self.unreadable: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -85,36 +87,29 @@ class ContainerCpu:
             except docker.errors.DockerException:
                 live = []
             for container in live:
-                if container.id not in self.role:
-                    self.role[container.id] = container.labels.get("imagecheck.role", "?")
+                self.role.setdefault(container.id, container.labels.get("imagecheck.role", "?"))
                 seconds = container_cpu_seconds(container.id)
                 if seconds is None:
-                    self.unreadable += container.id not in self.last
-                    continue
-                self.last[container.id] = max(seconds, self.last.get(container.id, 0.0))
+                    self.unreadable.add(container.id)
+                else:
+                    self.seconds[container.id] = seconds
             self._stop.wait(POLL)
 
     def by_role(self) -> dict[str, tuple[int, float]]:
         """Containers and CPU seconds per role, largest first."""
         totals: dict[str, list] = defaultdict(lambda: [0, 0.0])
-        for container_id, seconds in self.last.items():
-            entry = totals[self.role.get(container_id, "?")]
-            entry[0] += 1
-            entry[1] += seconds
-        return dict(sorted(((role, (n, s)) for role, (n, s) in totals.items()), key=lambda kv: -kv[1][1]))
+        for container_id, seconds in self.seconds.items():
+            totals[self.role[container_id]][0] += 1
+            totals[self.role[container_id]][1] += seconds
+        return {role: (n, s) for role, (n, s) in sorted(totals.items(), key=lambda kv: -kv[1][1])}
 
 
-def run_suite(image: str, report: Path) -> tuple[float, str]:
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--image", image,
-               f"--signoff-report={report}"]
-    started = time.monotonic()
-    try:
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT)
-    except subprocess.TimeoutExpired:
-        raise SystemExit(f"bench: the suite ran past {RUN_LIMIT} s on {image} (expected minutes)\n"
-                         "  hint: run it by hand to see where it hangs") from None
+def run_suite(image: str, *options: str) -> tuple[float, str]:
+    """Wall time of `pytest --image IMAGE [options]` in a subprocess, and its last line."""
+    seconds, proc = timed([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--image", image,
+                           *options], cwd=ROOT)
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
-    return time.monotonic() - started, last
+    return seconds, last
 
 
 def main() -> None:
@@ -124,17 +119,15 @@ def main() -> None:
     args = parser.parse_args()
     client = docker.from_env()
     cores = os.cpu_count() or 1
-    one, five, fifteen = os.getloadavg()
-    print(f"image: {args.image}; {cores} cores; {time.strftime('%Y-%m-%d %H:%M')}; "
-          f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} at the start", flush=True)
+    print(f"image: {args.image}; {cores} cores; {time.strftime('%Y-%m-%d %H:%M')}; {load()} at the start",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="imagecheck-bench-suite-") as scratch:
-        subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--image", args.image,
-                        "tests/test_sbom.py", f"--signoff-report={scratch}/sbom"], cwd=ROOT, capture_output=True,
-                       timeout=RUN_LIMIT)  # the SBOM cached once, so each run below does the same work
+        # the SBOM made (and cached) once, so each run below does the same work
+        run_suite(args.image, "tests/test_sbom.py", f"--signoff-report={scratch}/sbom")
         for number in range(1, args.repeat + 1):
             busy = machine_cpu_seconds()
             with ContainerCpu(client) as account:
-                seconds, outcome = run_suite(args.image, Path(scratch) / f"run{number}")
+                seconds, outcome = run_suite(args.image, f"--signoff-report={scratch}/run{number}")
             machine = machine_cpu_seconds() - busy
             containers = sum(s for _, s in account.by_role().values())
             print(f"\nrun {number}: {seconds:.1f} s wall ({outcome})")
@@ -145,10 +138,10 @@ def main() -> None:
             print("  | role | containers | CPU s |\n  |---|---:|---:|")
             for role, (count, cpu) in account.by_role().items():
                 print(f"  | {role} | {count} | {cpu:.1f} |")
-            if account.unreadable:
-                print(f"  ({account.unreadable} container(s) whose cgroup could not be read are not counted)")
-    one, five, fifteen = os.getloadavg()
-    print(f"(load average {one:.2f}, {five:.2f}, {fifteen:.2f} at the end)")
+            unread = account.unreadable - set(account.seconds)
+            if unread:
+                print(f"  ({len(unread)} container(s) whose cgroup could not be read are not counted)")
+    print(f"({load()} at the end)")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ FACT_COMPANIONS: dict[str, Callable[["ImageUnderTest"], None]] = {  # started in
     "onnx": onnx_run.start,                     # torch.onnx.export at the promised opset
     "sbom": sbom.start,                         # syft reads the image through the engine (minutes, first time)
 }
-BACKGROUND_KEYS = (("probe", "filesystem"), dataloader_runs.RUNS, derived.BUILT, arbitrary_uid.RUN, onnx_run.RUN,
-                   sbom.SCAN)
+BACKGROUND_KEYS = (("probe", "filesystem"), ("probe", onnx_run.KEY), dataloader_runs.RUNS, derived.BUILT,
+                   arbitrary_uid.RUN, sbom.SCAN)
 
 
 def start(image: "ImageUnderTest", markers: set[str]) -> None:

@@ -217,11 +217,9 @@ class ImageUnderTest:
         companions.start(self, self.companions)
 
     def facts(self) -> Facts:
-        """Every read-only fact, from one `facts` probe run per image; the fact companions
-        this image's checks need start beside it."""
-        if not self.memo.done(("probe", "facts")):
-            self._start_facts()
-            companions.start(self, self.companions)
+        """Every read-only fact, from one `facts` probe run per image (begun by begin() when a
+        selected check reads the facts, else now)."""
+        self._start_facts()
         return Facts(self.probe_result("facts").data)
 
     def _start_facts(self) -> None:
